@@ -1,0 +1,500 @@
+//! The sync decision: a pure function from the sources' answers and the target
+//! group's current state to a [`Plan`].
+//!
+//! Rules (each has a unit test below):
+//! - The desired set is the union of every source's addresses, on one port.
+//! - Only private addresses are registered; any other is held back and makes the
+//!   view untrustworthy (a public answer usually means the wrong resolver).
+//! - When any source failed, resolved to nothing, or answered a public address,
+//!   nothing is deregistered (a DNS hiccup must never empty the target group).
+//! - A desired target that is draining is registered again.
+//! - A target registered on another port is deregistered with that port.
+//! - A healthy target whose address is no longer wanted is kept while no wanted
+//!   target is healthy yet (make before break), unless the RDS API says its
+//!   instance lost the role the source follows (an old writer goes at once).
+//! - Registrations always happen before deregistrations ([`Plan`] order).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::spec::Source;
+use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
+
+/// What one source resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resolution {
+    /// Addresses that should receive traffic for this source.
+    pub addresses: BTreeSet<IpAddr>,
+    /// Addresses the RDS API says no longer hold the role this source follows
+    /// (for a writer source: the other members). They may be removed at once.
+    pub demoted: BTreeSet<IpAddr>,
+}
+
+/// A source and what resolving it gave: addresses, or why there are none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAnswer {
+    pub source: Source,
+    pub outcome: Result<Resolution, String>,
+}
+
+/// Why a change was not made in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldReason {
+    /// Some sources failed or gave no address: the view is incomplete.
+    SourcesUnresolved { sources: Vec<String> },
+    /// The address is not private, so it is never registered.
+    NotPrivate,
+    /// A source answered a non-private address, so the view is not trusted.
+    UntrustedAnswer { addresses: Vec<IpAddr> },
+    /// The target is healthy and no wanted target is healthy yet.
+    AwaitingHealthyReplacement,
+}
+
+impl fmt::Display for HoldReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldReason::SourcesUnresolved { sources } => write!(
+                f,
+                "not deregistered because these sources did not resolve: {}",
+                sources.join(", ")
+            ),
+            HoldReason::NotPrivate => f.write_str(
+                "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
+                 a public answer usually means the function is not using the VPC's DNS resolver",
+            ),
+            HoldReason::UntrustedAnswer { addresses } => write!(
+                f,
+                "not deregistered because a source answered non-private addresses ({}); \
+                 check that the function uses the VPC's DNS resolver",
+                addresses
+                    .iter()
+                    .map(IpAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            HoldReason::AwaitingHealthyReplacement => f.write_str(
+                "kept for now: it is healthy and no wanted target is healthy yet; \
+                 it is deregistered once a replacement passes health checks",
+            ),
+        }
+    }
+}
+
+/// Which call a held-back change would have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Register,
+    Deregister,
+}
+
+/// A change left out of this run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub target: Target,
+    pub action: Action,
+    pub reason: HoldReason,
+}
+
+/// Why a target is deregistered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeregisterReason {
+    /// No source answers this address (or not on this port) any more.
+    NotWanted,
+    /// The RDS API says the instance behind it lost its role (failover).
+    RoleChanged,
+}
+
+/// The changes one sync run makes to one target group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Targets the group should contain (private addresses only).
+    pub desired: BTreeSet<Target>,
+    /// To register, first.
+    pub register: Vec<Target>,
+    /// To deregister, after registering, each with the port it was registered on.
+    pub deregister: Vec<(Target, DeregisterReason)>,
+    pub held_back: Vec<HeldBack>,
+}
+
+impl Plan {
+    /// True when the plan makes no call that changes the target group.
+    pub fn is_noop(&self) -> bool {
+        self.register.is_empty() && self.deregister.is_empty()
+    }
+
+    /// Non-private addresses some source answered.
+    pub fn refused_addresses(&self) -> Vec<IpAddr> {
+        self.held_back
+            .iter()
+            .filter(|h| h.reason == HoldReason::NotPrivate)
+            .map(|h| h.target.ip)
+            .collect()
+    }
+}
+
+/// Decides what to register and deregister. Pure: no I/O, no clock.
+pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
+    let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut demoted: BTreeSet<IpAddr> = BTreeSet::new();
+    let mut unresolved: Vec<String> = Vec::new();
+    for answer in answers {
+        match &answer.outcome {
+            Ok(resolution) if !resolution.addresses.is_empty() => {
+                wanted_ips.extend(&resolution.addresses);
+                demoted.extend(&resolution.demoted);
+            }
+            Ok(_) => unresolved.push(format!("{} (no address)", answer.source)),
+            Err(why) => unresolved.push(format!("{} ({why})", answer.source)),
+        }
+    }
+
+    let mut plan = Plan::default();
+    let (private, public): (Vec<IpAddr>, Vec<IpAddr>) =
+        wanted_ips.into_iter().partition(is_private);
+    for ip in &public {
+        plan.held_back.push(HeldBack {
+            target: Target { ip: *ip, port },
+            action: Action::Register,
+            reason: HoldReason::NotPrivate,
+        });
+    }
+    plan.desired = private.iter().map(|&ip| Target { ip, port }).collect();
+
+    for target in &plan.desired {
+        match current.targets.get(target) {
+            None | Some(TargetHealth::Draining) => plan.register.push(*target),
+            Some(_) => {}
+        }
+    }
+
+    let leaving: BTreeMap<&Target, &TargetHealth> = current
+        .targets
+        .iter()
+        .filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining)
+        .collect();
+    let hold_all = if !unresolved.is_empty() {
+        Some(HoldReason::SourcesUnresolved {
+            sources: unresolved,
+        })
+    } else if !public.is_empty() {
+        Some(HoldReason::UntrustedAnswer { addresses: public })
+    } else {
+        None
+    };
+    let healthy_wanted = current
+        .targets
+        .iter()
+        .any(|(t, h)| plan.desired.contains(t) && *h == TargetHealth::Healthy);
+
+    for (target, health) in leaving {
+        let role_changed =
+            demoted.contains(&target.ip) && !plan.desired.iter().any(|d| d.ip == target.ip);
+        let hold = match &hold_all {
+            Some(reason) => Some(reason.clone()),
+            None if *health == TargetHealth::Healthy && !healthy_wanted && !role_changed => {
+                Some(HoldReason::AwaitingHealthyReplacement)
+            }
+            None => None,
+        };
+        match hold {
+            Some(reason) => plan.held_back.push(HeldBack {
+                target: *target,
+                action: Action::Deregister,
+                reason,
+            }),
+            None => {
+                let why = if role_changed {
+                    DeregisterReason::RoleChanged
+                } else {
+                    DeregisterReason::NotWanted
+                };
+                plan.deregister.push((*target, why));
+            }
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ClusterRole;
+    use TargetHealth::*;
+
+    const PORT: u16 = 5432;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+    fn t(s: &str) -> Target {
+        Target {
+            ip: ip(s),
+            port: PORT,
+        }
+    }
+    fn tp(s: &str, port: u16) -> Target {
+        Target { ip: ip(s), port }
+    }
+    fn writer() -> Source {
+        Source::Cluster {
+            id: "prod".into(),
+            role: ClusterRole::Writer,
+        }
+    }
+    fn dns(name: &str) -> Source {
+        Source::Dns {
+            hostname: name.into(),
+        }
+    }
+    fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
+        SourceAnswer {
+            source,
+            outcome: Ok(Resolution {
+                addresses: addrs.iter().map(|a| ip(a)).collect(),
+                demoted: BTreeSet::new(),
+            }),
+        }
+    }
+    fn ok_demoted(source: Source, addrs: &[&str], demoted: &[&str]) -> SourceAnswer {
+        SourceAnswer {
+            source,
+            outcome: Ok(Resolution {
+                addresses: addrs.iter().map(|a| ip(a)).collect(),
+                demoted: demoted.iter().map(|a| ip(a)).collect(),
+            }),
+        }
+    }
+    fn failed(source: Source, why: &str) -> SourceAnswer {
+        SourceAnswer {
+            source,
+            outcome: Err(why.into()),
+        }
+    }
+    fn state(targets: &[(Target, TargetHealth)]) -> TargetGroupState {
+        TargetGroupState::new(targets.iter().cloned())
+    }
+    fn deregistered(plan: &Plan) -> Vec<Target> {
+        plan.deregister.iter().map(|(t, _)| *t).collect()
+    }
+
+    #[test]
+    fn first_fill_registers_every_address_of_every_source() {
+        let p = plan(
+            &[
+                ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"]),
+                ok(dns("other"), &["10.0.3.5"]),
+            ],
+            PORT,
+            &state(&[]),
+        );
+        assert_eq!(
+            p.register,
+            vec![t("10.0.1.5"), t("10.0.2.5"), t("10.0.3.5")]
+        );
+        assert!(p.deregister.is_empty());
+        assert!(p.held_back.is_empty());
+    }
+
+    #[test]
+    fn unchanged_sources_make_no_change() {
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
+        let p = plan(
+            &[ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"])],
+            PORT,
+            &current,
+        );
+        assert!(p.is_noop(), "{p:?}");
+        assert!(p.held_back.is_empty());
+    }
+
+    #[test]
+    fn failed_source_deregisters_nothing_but_still_registers_the_others() {
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.9.9"), Healthy)]);
+        let p = plan(
+            &[failed(dns("a"), "timed out"), ok(dns("b"), &["10.0.2.5"])],
+            PORT,
+            &current,
+        );
+        assert_eq!(p.register, vec![t("10.0.2.5")]);
+        assert!(p.deregister.is_empty());
+        assert_eq!(p.held_back.len(), 2);
+        for h in &p.held_back {
+            assert_eq!(h.action, Action::Deregister);
+            let HoldReason::SourcesUnresolved { sources } = &h.reason else {
+                panic!("{h:?}")
+            };
+            assert_eq!(sources, &vec!["dns:a (timed out)".to_string()]);
+        }
+    }
+
+    #[test]
+    fn empty_answer_counts_as_unresolved() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy)]);
+        let p = plan(&[ok(dns("a"), &[])], PORT, &current);
+        assert!(p.is_noop());
+        assert!(
+            p.held_back[0]
+                .reason
+                .to_string()
+                .contains("dns:a (no address)")
+        );
+    }
+
+    #[test]
+    fn no_sources_at_all_deregisters_nothing() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy)]);
+        let p = plan(&[], PORT, &current);
+        // With no answers there is nothing wanted, but nothing failed either: an
+        // unhealthy stray is removed, a healthy one waits for a replacement.
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5")]);
+        let p = plan(&[], PORT, &state(&[(t("10.0.1.5"), Healthy)]));
+        assert!(p.deregister.is_empty());
+    }
+
+    #[test]
+    fn draining_target_that_is_wanted_again_is_registered_again() {
+        let current = state(&[(t("10.0.1.5"), Draining), (t("10.0.2.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.1.5", "10.0.2.5"])], PORT, &current);
+        assert_eq!(p.register, vec![t("10.0.1.5")]);
+        assert!(p.deregister.is_empty());
+    }
+
+    #[test]
+    fn draining_target_that_is_not_wanted_is_left_alone() {
+        let current = state(&[(t("10.0.1.5"), Draining), (t("10.0.2.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
+        assert!(p.is_noop());
+        assert!(p.held_back.is_empty());
+    }
+
+    #[test]
+    fn target_on_another_port_is_deregistered_with_its_own_port() {
+        let current = state(&[(tp("10.0.1.5", 3306), Healthy), (t("10.0.1.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.1.5"])], PORT, &current);
+        assert_eq!(deregistered(&p), vec![tp("10.0.1.5", 3306)]);
+        assert!(p.register.is_empty());
+    }
+
+    #[test]
+    fn port_change_registers_new_port_and_removes_old_port_once_new_is_healthy() {
+        let current = state(&[(tp("10.0.1.5", 3306), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.1.5"])], PORT, &current);
+        assert_eq!(p.register, vec![t("10.0.1.5")]);
+        assert!(
+            p.deregister.is_empty(),
+            "old port kept until the new one is healthy"
+        );
+        let current = state(&[(tp("10.0.1.5", 3306), Healthy), (t("10.0.1.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.1.5"])], PORT, &current);
+        assert_eq!(deregistered(&p), vec![tp("10.0.1.5", 3306)]);
+    }
+
+    #[test]
+    fn demoted_writer_is_removed_in_the_same_run_as_the_new_writer_is_registered() {
+        // Failover: 10.0.1.5 was the writer, the RDS API now names 10.0.2.5.
+        let current = state(&[(t("10.0.1.5"), Healthy)]);
+        let p = plan(
+            &[ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"])],
+            PORT,
+            &current,
+        );
+        assert_eq!(p.register, vec![t("10.0.2.5")]);
+        assert_eq!(
+            p.deregister,
+            vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]
+        );
+    }
+
+    #[test]
+    fn changed_dns_answer_keeps_the_healthy_old_target_until_the_new_one_is_healthy() {
+        let current = state(&[(t("10.0.1.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
+        assert_eq!(p.register, vec![t("10.0.2.5")]);
+        assert!(p.deregister.is_empty());
+        assert_eq!(
+            p.held_back[0].reason,
+            HoldReason::AwaitingHealthyReplacement
+        );
+
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
+        assert!(
+            plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current)
+                .deregister
+                .is_empty()
+        );
+
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
+        assert_eq!(
+            p.deregister,
+            vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]
+        );
+    }
+
+    #[test]
+    fn unhealthy_unwanted_target_goes_at_once() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.3.5"), Unused)]);
+        let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5"), t("10.0.3.5")]);
+    }
+
+    #[test]
+    fn demoted_address_that_another_source_still_wants_stays() {
+        // Same cluster followed for writer and readers: the old writer is now a reader.
+        let readers = Source::Cluster {
+            id: "prod".into(),
+            role: ClusterRole::Readers,
+        };
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let answers = [
+            ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"]),
+            ok_demoted(readers, &["10.0.1.5"], &["10.0.2.5"]),
+        ];
+        let p = plan(&answers, PORT, &current);
+        assert!(p.is_noop(), "{p:?}");
+    }
+
+    #[test]
+    fn union_of_sources_protects_each_others_addresses() {
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan(
+            &[ok(dns("a"), &["10.0.1.5"]), ok(dns("b"), &["10.0.2.5"])],
+            PORT,
+            &current,
+        );
+        assert!(p.is_noop());
+    }
+
+    #[test]
+    fn public_address_is_refused_and_freezes_deregistration() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy)]);
+        let p = plan(&[ok(dns("a"), &["54.1.2.3", "10.0.2.5"])], PORT, &current);
+        assert_eq!(p.register, vec![t("10.0.2.5")]);
+        assert!(p.deregister.is_empty());
+        assert_eq!(p.refused_addresses(), vec![ip("54.1.2.3")]);
+        assert!(
+            p.held_back
+                .iter()
+                .any(|h| h.action == Action::Register
+                    && h.reason.to_string().contains("not private"))
+        );
+        assert!(
+            p.held_back.iter().any(|h| h.target == t("10.0.1.5")
+                && matches!(h.reason, HoldReason::UntrustedAnswer { .. }))
+        );
+    }
+
+    #[test]
+    fn ipv6_targets_plan_like_ipv4() {
+        let current = state(&[(t("fd00::1"), Unhealthy)]);
+        let p = plan(&[ok(dns("a"), &["fd00::2"])], PORT, &current);
+        assert_eq!(p.register, vec![t("fd00::2")]);
+        assert_eq!(deregistered(&p), vec![t("fd00::1")]);
+        let p = plan(&[ok(dns("a"), &["2001:db8::1"])], PORT, &state(&[]));
+        assert!(p.register.is_empty());
+    }
+}
