@@ -1,6 +1,12 @@
 //! Keeps NLB `ip` target groups equal to the addresses behind RDS instances,
 //! Aurora clusters, RDS Proxy endpoints and DNS names.
 
+pub mod aws;
+pub mod config;
+pub mod dns;
 pub mod plan;
+pub mod resolve;
 pub mod spec;
+pub mod sync;
 pub mod target;
+pub mod telemetry;

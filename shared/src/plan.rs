@@ -84,7 +84,7 @@ impl fmt::Display for HoldReason {
 }
 
 /// Which call a held-back change would have been.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Register,

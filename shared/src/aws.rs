@@ -1,0 +1,436 @@
+//! The real adapters: the RDS and ELB APIs through the AWS SDK for Rust.
+//! Tested against a moto server in `tests/`; throttling is retried by the SDK's
+//! standard retry with backoff.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2 as elb;
+use aws_sdk_rds as rds;
+use elb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use elb::types::TargetDescription;
+
+use crate::resolve::{ClusterMember, Endpoint, RdsDirectory, RdsError};
+use crate::spec::SOURCES_TAG;
+use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
+
+/// Loads the AWS configuration from the environment, with short connect and
+/// attempt timeouts so a VPC without a route to an API fails fast.
+pub async fn load_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// Text for an SDK error: the service's code and message, and what to do about it.
+fn describe<E, R>(err: &SdkError<E, R>, api: &str) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let hint = match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
+            " The {api} API endpoint could not be reached: a function in a VPC needs a NAT gateway or an interface VPC endpoint for {api}."
+        ),
+        _ => match err.code() {
+            Some(code)
+                if code.contains("AccessDenied") || code.contains("UnauthorizedOperation") =>
+            {
+                " Check the function role's IAM permissions.".to_string()
+            }
+            Some(code) if code.contains("Throttl") => {
+                " Throttled even after the SDK's retries; sync fewer target groups at once."
+                    .to_string()
+            }
+            _ => String::new(),
+        },
+    };
+    format!("{}{hint}", DisplayErrorContext(err))
+}
+
+/// [`RdsDirectory`] over the RDS API.
+pub struct RdsApi {
+    client: rds::Client,
+}
+
+impl RdsApi {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        RdsApi {
+            client: rds::Client::new(config),
+        }
+    }
+}
+
+impl RdsDirectory for RdsApi {
+    async fn cluster_members(&self, cluster_id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        let out = self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(cluster_id)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_db_cluster_not_found_fault() => RdsError::NotFound {
+                    kind: "DB cluster",
+                    id: cluster_id.into(),
+                },
+                _ => RdsError::Api {
+                    operation: "DescribeDBClusters",
+                    resource: cluster_id.into(),
+                    message: describe(&e, "RDS"),
+                },
+            })?;
+        let cluster = out.db_clusters().first().ok_or(RdsError::NotFound {
+            kind: "DB cluster",
+            id: cluster_id.into(),
+        })?;
+        Ok(cluster
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| {
+                Some(ClusterMember {
+                    instance_id: m.db_instance_identifier()?.to_string(),
+                    is_writer: m.is_cluster_writer().unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    async fn instance_endpoint(&self, instance_id: &str) -> Result<Endpoint, RdsError> {
+        let out = self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(instance_id)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_db_instance_not_found_fault() => RdsError::NotFound {
+                    kind: "DB instance",
+                    id: instance_id.into(),
+                },
+                _ => RdsError::Api {
+                    operation: "DescribeDBInstances",
+                    resource: instance_id.into(),
+                    message: describe(&e, "RDS"),
+                },
+            })?;
+        let instance = out.db_instances().first().ok_or(RdsError::NotFound {
+            kind: "DB instance",
+            id: instance_id.into(),
+        })?;
+        Ok(Endpoint {
+            address: instance
+                .endpoint()
+                .and_then(|e| e.address())
+                .map(str::to_string),
+            status: instance
+                .db_instance_status()
+                .unwrap_or("unknown")
+                .to_string(),
+        })
+    }
+
+    async fn proxy_endpoint(
+        &self,
+        proxy: &str,
+        endpoint: Option<&str>,
+    ) -> Result<Endpoint, RdsError> {
+        let Some(endpoint_name) = endpoint else {
+            let out = self
+                .client
+                .describe_db_proxies()
+                .db_proxy_name(proxy)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if s.is_db_proxy_not_found_fault() => RdsError::NotFound {
+                        kind: "RDS Proxy",
+                        id: proxy.into(),
+                    },
+                    _ => RdsError::Api {
+                        operation: "DescribeDBProxies",
+                        resource: proxy.into(),
+                        message: describe(&e, "RDS"),
+                    },
+                })?;
+            let found = out.db_proxies().first().ok_or(RdsError::NotFound {
+                kind: "RDS Proxy",
+                id: proxy.into(),
+            })?;
+            return Ok(Endpoint {
+                address: found.endpoint().map(str::to_string),
+                status: found
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+            });
+        };
+        let id = format!("{proxy}:{endpoint_name}");
+        let out = self
+            .client
+            .describe_db_proxy_endpoints()
+            .db_proxy_name(proxy)
+            .db_proxy_endpoint_name(endpoint_name)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_db_proxy_not_found_fault() => RdsError::NotFound {
+                    kind: "RDS Proxy",
+                    id: proxy.into(),
+                },
+                Some(s) if s.is_db_proxy_endpoint_not_found_fault() => RdsError::NotFound {
+                    kind: "RDS Proxy endpoint",
+                    id: id.clone(),
+                },
+                _ => RdsError::Api {
+                    operation: "DescribeDBProxyEndpoints",
+                    resource: id.clone(),
+                    message: describe(&e, "RDS"),
+                },
+            })?;
+        let found = out.db_proxy_endpoints().first().ok_or(RdsError::NotFound {
+            kind: "RDS Proxy endpoint",
+            id,
+        })?;
+        Ok(Endpoint {
+            address: found.endpoint().map(str::to_string),
+            status: found
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        })
+    }
+}
+
+/// A failed ELB API call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ELB {operation} on {resource} failed: {message}")]
+pub struct ElbError {
+    pub operation: &'static str,
+    pub resource: String,
+    pub message: String,
+}
+
+/// The target group operations sync needs.
+pub trait TargetGroups: Send + Sync {
+    /// Every target group carrying the sources tag, with its tags.
+    fn list_managed(&self) -> impl Future<Output = Result<Vec<TargetGroupInfo>, ElbError>> + Send;
+    /// One target group by ARN, with its tags; `None` when it does not exist.
+    fn describe(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send;
+    /// Registered targets and their health.
+    fn state(&self, arn: &str) -> impl Future<Output = Result<TargetGroupState, ElbError>> + Send;
+    fn register(
+        &self,
+        arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), ElbError>> + Send;
+    fn deregister(
+        &self,
+        arn: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = Result<(), ElbError>> + Send;
+}
+
+/// [`TargetGroups`] over the Elastic Load Balancing v2 API.
+pub struct ElbTargetGroups {
+    client: elb::Client,
+}
+
+/// DescribeTags takes at most 20 ARNs per call.
+const TAGS_PER_CALL: usize = 20;
+/// Targets per Register/DeregisterTargets call.
+const TARGETS_PER_CALL: usize = 100;
+
+impl ElbTargetGroups {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        ElbTargetGroups {
+            client: elb::Client::new(config),
+        }
+    }
+
+    fn elb_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ElbError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        ElbError {
+            operation,
+            resource: resource.to_string(),
+            message: describe(&err, "Elastic Load Balancing"),
+        }
+    }
+
+    async fn tags(
+        &self,
+        arns: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ElbError> {
+        let mut out = BTreeMap::new();
+        for chunk in arns.chunks(TAGS_PER_CALL) {
+            let resp = self
+                .client
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| Self::elb_error("DescribeTags", &chunk.join(","), e))?;
+            for description in resp.tag_descriptions() {
+                let tags = description
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
+                    })
+                    .collect();
+                out.insert(
+                    description.resource_arn().unwrap_or_default().to_string(),
+                    tags,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn info(group: &elb::types::TargetGroup, tags: BTreeMap<String, String>) -> TargetGroupInfo {
+        TargetGroupInfo {
+            arn: group.target_group_arn().unwrap_or_default().to_string(),
+            name: group.target_group_name().unwrap_or_default().to_string(),
+            port: group.port().and_then(|p| u16::try_from(p).ok()),
+            target_type: group
+                .target_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "instance".into()),
+            families: AddressFamilies::from_ip_address_type(
+                group.ip_address_type().map(|t| t.as_str()),
+            ),
+            tags,
+        }
+    }
+
+    fn descriptions(targets: &[Target]) -> Vec<TargetDescription> {
+        targets
+            .iter()
+            .map(|t| {
+                TargetDescription::builder()
+                    .id(t.ip.to_string())
+                    .port(i32::from(t.port))
+                    .build()
+            })
+            .collect()
+    }
+}
+
+impl TargetGroups for ElbTargetGroups {
+    async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
+        let mut groups = Vec::new();
+        let mut pages = self
+            .client
+            .describe_target_groups()
+            .page_size(400)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                Self::elb_error("DescribeTargetGroups", "the account's target groups", e)
+            })?;
+            groups.extend(page.target_groups().iter().cloned());
+        }
+        let arns: Vec<String> = groups
+            .iter()
+            .filter_map(|g| g.target_group_arn().map(str::to_string))
+            .collect();
+        let mut tags = self.tags(&arns).await?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| {
+                let t = tags.remove(g.target_group_arn()?)?;
+                t.contains_key(SOURCES_TAG).then(|| Self::info(g, t))
+            })
+            .collect())
+    }
+
+    async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        let resp = match self
+            .client
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await
+        {
+            Ok(resp) => resp,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_target_group_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(Self::elb_error("DescribeTargetGroups", arn, e)),
+        };
+        let Some(group) = resp.target_groups().first() else {
+            return Ok(None);
+        };
+        let tags = self
+            .tags(&[arn.to_string()])
+            .await?
+            .remove(arn)
+            .unwrap_or_default();
+        Ok(Some(Self::info(group, tags)))
+    }
+
+    async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        let resp = self
+            .client
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| Self::elb_error("DescribeTargetHealth", arn, e))?;
+        let targets = resp.target_health_descriptions().iter().filter_map(|d| {
+            let target = d.target()?;
+            let ip: IpAddr = target.id()?.parse().ok()?;
+            let port = u16::try_from(target.port()?).ok()?;
+            let state = d
+                .target_health()
+                .and_then(|h| h.state())
+                .map(|s| s.as_str())
+                .unwrap_or("unknown");
+            Some((Target { ip, port }, TargetHealth::from_api(state)))
+        });
+        Ok(TargetGroupState::new(targets))
+    }
+
+    async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        for chunk in targets.chunks(TARGETS_PER_CALL) {
+            self.client
+                .register_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(Self::descriptions(chunk)))
+                .send()
+                .await
+                .map_err(|e| Self::elb_error("RegisterTargets", arn, e))?;
+        }
+        Ok(())
+    }
+
+    async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        for chunk in targets.chunks(TARGETS_PER_CALL) {
+            self.client
+                .deregister_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(Self::descriptions(chunk)))
+                .send()
+                .await
+                .map_err(|e| Self::elb_error("DeregisterTargets", arn, e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! Settings from the environment, and the engine wired to the real adapters.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `NLB_SYNC_DNS_SERVER` | `ip` or `ip:port` of the DNS server to query | the system resolver |
+//! | `NLB_SYNC_DNS_TIMEOUT_MS` | timeout of one DNS attempt | 2000 |
+//! | `NLB_SYNC_DNS_ATTEMPTS` | attempts per DNS query | 2 |
+//! | `NLB_SYNC_DRY_RUN` | `true`: plan and log, change nothing | false |
+//! | `NLB_SYNC_CONCURRENCY` | target groups synced at once (1-64) | 8 |
+//!
+//! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::aws::{ElbTargetGroups, RdsApi, load_config};
+use crate::dns::{HickoryDns, NameServer};
+use crate::sync::{SyncEngine, SyncOptions};
+
+/// The engine with the real AWS and DNS adapters.
+pub type AwsSyncEngine = SyncEngine<ElbTargetGroups, RdsApi, HickoryDns>;
+
+/// A setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable}='{value}' is invalid: {expected}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+/// What the environment configures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub name_server: NameServer,
+    pub dns_timeout: Duration,
+    pub dns_attempts: usize,
+    pub options: SyncOptions,
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let read = |variable: &'static str| {
+            get(variable)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let name_server = match read("NLB_SYNC_DNS_SERVER") {
+            None => NameServer::System,
+            Some(value) => NameServer::At(
+                value
+                    .parse::<SocketAddr>()
+                    .or_else(|_| value.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| ConfigError { variable: "NLB_SYNC_DNS_SERVER", value, expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353" })?,
+            ),
+        };
+        let number =
+            |variable: &'static str, default: u64, min: u64, max: u64, expected: &'static str| {
+                match read(variable) {
+                    None => Ok(default),
+                    Some(value) => match value.parse::<u64>() {
+                        Ok(n) if (min..=max).contains(&n) => Ok(n),
+                        _ => Err(ConfigError {
+                            variable,
+                            value,
+                            expected,
+                        }),
+                    },
+                }
+            };
+        let dry_run = match read("NLB_SYNC_DRY_RUN").map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
+            Some(value) => {
+                return Err(ConfigError {
+                    variable: "NLB_SYNC_DRY_RUN",
+                    value,
+                    expected: "true or false",
+                });
+            }
+        };
+        Ok(Settings {
+            name_server,
+            dns_timeout: Duration::from_millis(number(
+                "NLB_SYNC_DNS_TIMEOUT_MS",
+                2000,
+                50,
+                30_000,
+                "milliseconds from 50 to 30000",
+            )?),
+            dns_attempts: number(
+                "NLB_SYNC_DNS_ATTEMPTS",
+                2,
+                1,
+                5,
+                "a whole number from 1 to 5",
+            )? as usize,
+            options: SyncOptions {
+                dry_run,
+                concurrency: number(
+                    "NLB_SYNC_CONCURRENCY",
+                    8,
+                    1,
+                    64,
+                    "a whole number from 1 to 64",
+                )? as usize,
+            },
+        })
+    }
+
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// Builds the engine from the environment: AWS clients and the DNS resolver.
+pub async fn engine_from_env() -> Result<AwsSyncEngine, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let dns = HickoryDns::new(
+        settings.name_server,
+        settings.dns_timeout,
+        settings.dns_attempts,
+    )?;
+    let config = load_config().await;
+    Ok(SyncEngine::new(
+        ElbTargetGroups::new(&config),
+        RdsApi::new(&config),
+        dns,
+        settings.options,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.name_server, NameServer::System);
+        assert_eq!(
+            s.options,
+            SyncOptions {
+                dry_run: false,
+                concurrency: 8
+            }
+        );
+        assert_eq!(s.dns_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn dns_server_with_and_without_port() {
+        assert_eq!(
+            settings(&[("NLB_SYNC_DNS_SERVER", "127.0.0.1:5353")])
+                .unwrap()
+                .name_server,
+            NameServer::At("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(
+            settings(&[("NLB_SYNC_DNS_SERVER", "10.0.0.2")])
+                .unwrap()
+                .name_server,
+            NameServer::At("10.0.0.2:53".parse().unwrap())
+        );
+        assert_eq!(
+            settings(&[("NLB_SYNC_DNS_SERVER", "[::1]:53")])
+                .unwrap()
+                .name_server,
+            NameServer::At("[::1]:53".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_what_is_expected() {
+        for (var, value) in [
+            ("NLB_SYNC_DNS_SERVER", "dns.local"),
+            ("NLB_SYNC_DRY_RUN", "maybe"),
+            ("NLB_SYNC_CONCURRENCY", "0"),
+            ("NLB_SYNC_DNS_TIMEOUT_MS", "x"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(value), "{err}");
+        }
+        assert!(
+            settings(&[("NLB_SYNC_DRY_RUN", "TRUE")])
+                .unwrap()
+                .options
+                .dry_run
+        );
+    }
+}

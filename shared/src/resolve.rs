@@ -1,0 +1,602 @@
+//! Turning sources into addresses: roles from the RDS API, addresses from DNS.
+//!
+//! The I/O sits behind two small traits ([`RdsDirectory`], [`DnsLookup`]) so the
+//! resolution rules are tested without AWS. A [`SourceResolver`] lives for one
+//! run and shares every RDS call and DNS query between the target groups of that
+//! run, including ones in flight, so two target groups that follow the same
+//! cluster cost one lookup.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use crate::plan::{Resolution, SourceAnswer};
+use crate::spec::{ClusterRole, Source};
+use crate::target::AddressFamilies;
+
+/// A member of a DB cluster, as DescribeDBClusters lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterMember {
+    pub instance_id: String,
+    pub is_writer: bool,
+}
+
+/// An endpoint's DNS name as the RDS API reports it, with the resource's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Absent while the resource is being created.
+    pub address: Option<String>,
+    pub status: String,
+}
+
+/// The RDS API calls resolution needs.
+pub trait RdsDirectory: Send + Sync {
+    /// Members of a DB cluster (Aurora or Multi-AZ cluster) and which one writes.
+    fn cluster_members(
+        &self,
+        cluster_id: &str,
+    ) -> impl Future<Output = Result<Vec<ClusterMember>, RdsError>> + Send;
+    /// The endpoint of a DB instance.
+    fn instance_endpoint(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+    /// The endpoint of an RDS Proxy: its default one, or the named custom one.
+    fn proxy_endpoint(
+        &self,
+        proxy: &str,
+        endpoint: Option<&str>,
+    ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+}
+
+/// DNS lookups of A and/or AAAA records.
+pub trait DnsLookup: Send + Sync {
+    /// Every address `name` has in the given families (no cache beyond the TTL).
+    fn addresses(
+        &self,
+        name: &str,
+        families: AddressFamilies,
+    ) -> impl Future<Output = Result<BTreeSet<IpAddr>, DnsError>> + Send;
+}
+
+/// A failed RDS API call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RdsError {
+    #[error(
+        "{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources"
+    )]
+    NotFound { kind: &'static str, id: String },
+    #[error("RDS {operation} for '{resource}' failed: {message}")]
+    Api {
+        operation: &'static str,
+        resource: String,
+        message: String,
+    },
+}
+
+/// A failed DNS lookup.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    #[error("DNS name {name} does not exist (NXDOMAIN)")]
+    NoSuchName { name: String },
+    #[error("DNS has no {families} record for {name}")]
+    NoRecords {
+        name: String,
+        families: &'static str,
+    },
+    #[error(
+        "DNS lookup of {name} failed: {message}; check that the resolver in use (the VPC's, or NLB_SYNC_DNS_SERVER) answers"
+    )]
+    Failed { name: String, message: String },
+}
+
+/// Why one source gave no addresses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Rds(#[from] RdsError),
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    #[error("cluster '{cluster}' has no writer now (failover in progress?)")]
+    NoWriter { cluster: String },
+    #[error("{kind} '{id}' has no endpoint yet (status: {status})")]
+    NoEndpoint {
+        kind: &'static str,
+        id: String,
+        status: String,
+    },
+}
+
+/// Runs an async computation once per key and hands every caller the same result.
+struct Memo<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Memo {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
+        let cell = self
+            .cells
+            .lock()
+            .expect("memo lock")
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(init).await.clone()
+    }
+}
+
+/// Resolves sources for one run, sharing work between target groups.
+pub struct SourceResolver<'a, R, D> {
+    rds: &'a R,
+    dns: &'a D,
+    clusters: Memo<String, Result<Vec<ClusterMember>, RdsError>>,
+    instances: Memo<String, Result<Endpoint, RdsError>>,
+    proxies: Memo<(String, Option<String>), Result<Endpoint, RdsError>>,
+    names: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
+}
+
+impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
+    pub fn new(rds: &'a R, dns: &'a D) -> Self {
+        SourceResolver {
+            rds,
+            dns,
+            clusters: Memo::new(),
+            instances: Memo::new(),
+            proxies: Memo::new(),
+            names: Memo::new(),
+        }
+    }
+
+    /// Resolves one source into the addresses it stands for.
+    pub async fn resolve(&self, source: &Source, families: AddressFamilies) -> SourceAnswer {
+        let outcome = match source {
+            Source::Cluster { id, role } => self.cluster(id, *role, families).await,
+            Source::Instance { id } => {
+                self.instance(id, families)
+                    .await
+                    .map(|addresses| Resolution {
+                        addresses,
+                        ..Default::default()
+                    })
+            }
+            Source::Proxy { name, endpoint } => {
+                self.proxy(name, endpoint.as_deref(), families).await
+            }
+            Source::Dns { hostname } => self
+                .name(hostname, families)
+                .await
+                .map(|addresses| Resolution {
+                    addresses,
+                    ..Default::default()
+                })
+                .map_err(ResolveError::from),
+        };
+        SourceAnswer {
+            source: source.clone(),
+            outcome: outcome.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Members of a cluster (shared within the run).
+    pub async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        self.clusters
+            .get(id.to_string(), || self.rds.cluster_members(id))
+            .await
+    }
+
+    async fn cluster(
+        &self,
+        id: &str,
+        role: ClusterRole,
+        families: AddressFamilies,
+    ) -> Result<Resolution, ResolveError> {
+        let members = self.cluster_members(id).await?;
+        let (writers, readers): (Vec<&ClusterMember>, Vec<&ClusterMember>) =
+            members.iter().partition(|m| m.is_writer);
+        let writer = writers.first().ok_or_else(|| ResolveError::NoWriter {
+            cluster: id.to_string(),
+        })?;
+        match role {
+            ClusterRole::Writer => Ok(Resolution {
+                addresses: self.instance(&writer.instance_id, families).await?,
+                demoted: self.best_effort(&readers, families).await,
+            }),
+            ClusterRole::Readers => {
+                let mut addresses = BTreeSet::new();
+                for reader in &readers {
+                    match self.instance(&reader.instance_id, families).await {
+                        Ok(found) => addresses.extend(found),
+                        // A reader still being created takes no traffic yet.
+                        Err(ResolveError::NoEndpoint { .. }) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Resolution {
+                    addresses,
+                    demoted: self.best_effort(&writers, families).await,
+                })
+            }
+        }
+    }
+
+    /// Addresses of members that do not hold the role; failures just leave them out.
+    async fn best_effort(
+        &self,
+        members: &[&ClusterMember],
+        families: AddressFamilies,
+    ) -> BTreeSet<IpAddr> {
+        let mut out = BTreeSet::new();
+        for member in members {
+            if let Ok(found) = self.instance(&member.instance_id, families).await {
+                out.extend(found);
+            }
+        }
+        out
+    }
+
+    async fn instance(
+        &self,
+        id: &str,
+        families: AddressFamilies,
+    ) -> Result<BTreeSet<IpAddr>, ResolveError> {
+        let endpoint = self
+            .instances
+            .get(id.to_string(), || self.rds.instance_endpoint(id))
+            .await?;
+        let address = endpoint.address.ok_or_else(|| ResolveError::NoEndpoint {
+            kind: "DB instance",
+            id: id.to_string(),
+            status: endpoint.status.clone(),
+        })?;
+        Ok(self.name(&address, families).await?)
+    }
+
+    async fn proxy(
+        &self,
+        name: &str,
+        endpoint: Option<&str>,
+        families: AddressFamilies,
+    ) -> Result<Resolution, ResolveError> {
+        let key = (name.to_string(), endpoint.map(str::to_string));
+        let found = self
+            .proxies
+            .get(key, || self.rds.proxy_endpoint(name, endpoint))
+            .await?;
+        let address = found.address.ok_or_else(|| ResolveError::NoEndpoint {
+            kind: "RDS Proxy endpoint",
+            id: match endpoint {
+                Some(e) => format!("{name}:{e}"),
+                None => name.to_string(),
+            },
+            status: found.status.clone(),
+        })?;
+        Ok(Resolution {
+            addresses: self.name(&address, families).await?,
+            ..Default::default()
+        })
+    }
+
+    async fn name(
+        &self,
+        name: &str,
+        families: AddressFamilies,
+    ) -> Result<BTreeSet<IpAddr>, DnsError> {
+        let key = (name.to_ascii_lowercase(), families);
+        self.names
+            .get(key, || self.dns.addresses(name, families))
+            .await
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fakes {
+    //! In-memory stand-ins for the RDS API and DNS, for unit tests only.
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    pub struct FakeRds {
+        pub clusters: Mutex<HashMap<String, Vec<ClusterMember>>>,
+        pub instances: Mutex<HashMap<String, Endpoint>>,
+        pub proxies: Mutex<HashMap<(String, Option<String>), Endpoint>>,
+        pub calls: AtomicUsize,
+    }
+
+    impl FakeRds {
+        pub fn cluster(&self, id: &str, members: &[(&str, bool)]) {
+            let members = members
+                .iter()
+                .map(|(i, w)| ClusterMember {
+                    instance_id: i.to_string(),
+                    is_writer: *w,
+                })
+                .collect();
+            self.clusters.lock().unwrap().insert(id.into(), members);
+        }
+        pub fn instance(&self, id: &str, address: Option<&str>) {
+            let endpoint = Endpoint {
+                address: address.map(str::to_string),
+                status: "available".into(),
+            };
+            self.instances.lock().unwrap().insert(id.into(), endpoint);
+        }
+        pub fn proxy(&self, name: &str, endpoint: Option<&str>, address: &str) {
+            let ep = Endpoint {
+                address: Some(address.into()),
+                status: "available".into(),
+            };
+            self.proxies
+                .lock()
+                .unwrap()
+                .insert((name.into(), endpoint.map(str::to_string)), ep);
+        }
+    }
+
+    impl RdsDirectory for FakeRds {
+        async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.clusters
+                .lock()
+                .unwrap()
+                .get(id)
+                .cloned()
+                .ok_or(RdsError::NotFound {
+                    kind: "DB cluster",
+                    id: id.into(),
+                })
+        }
+        async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.instances
+                .lock()
+                .unwrap()
+                .get(id)
+                .cloned()
+                .ok_or(RdsError::NotFound {
+                    kind: "DB instance",
+                    id: id.into(),
+                })
+        }
+        async fn proxy_endpoint(
+            &self,
+            name: &str,
+            endpoint: Option<&str>,
+        ) -> Result<Endpoint, RdsError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let key = (name.to_string(), endpoint.map(str::to_string));
+            self.proxies
+                .lock()
+                .unwrap()
+                .get(&key)
+                .cloned()
+                .ok_or(RdsError::NotFound {
+                    kind: "RDS Proxy",
+                    id: name.into(),
+                })
+        }
+    }
+
+    #[derive(Default)]
+    pub struct FakeDns {
+        pub records: Mutex<HashMap<String, Vec<IpAddr>>>,
+        pub failing: Mutex<BTreeSet<String>>,
+        pub queries: AtomicUsize,
+    }
+
+    impl FakeDns {
+        pub fn set(&self, name: &str, addrs: &[&str]) {
+            self.records.lock().unwrap().insert(
+                name.into(),
+                addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            );
+        }
+        pub fn fail(&self, name: &str) {
+            self.failing.lock().unwrap().insert(name.into());
+        }
+    }
+
+    impl DnsLookup for FakeDns {
+        async fn addresses(
+            &self,
+            name: &str,
+            families: AddressFamilies,
+        ) -> Result<BTreeSet<IpAddr>, DnsError> {
+            self.queries.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            if self.failing.lock().unwrap().contains(name) {
+                return Err(DnsError::Failed {
+                    name: name.into(),
+                    message: "timed out".into(),
+                });
+            }
+            let found: BTreeSet<IpAddr> = self
+                .records
+                .lock()
+                .unwrap()
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter(|ip| families.admits(ip))
+                .copied()
+                .collect();
+            if found.is_empty() {
+                return Err(DnsError::NoSuchName { name: name.into() });
+            }
+            Ok(found)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fakes::*;
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    fn aurora() -> (FakeRds, FakeDns) {
+        let rds = FakeRds::default();
+        rds.cluster(
+            "prod",
+            &[("prod-1", false), ("prod-2", true), ("prod-3", false)],
+        );
+        rds.instance("prod-1", Some("prod-1.rds.test"));
+        rds.instance("prod-2", Some("prod-2.rds.test"));
+        rds.instance("prod-3", Some("prod-3.rds.test"));
+        let dns = FakeDns::default();
+        dns.set("prod-1.rds.test", &["10.0.1.1"]);
+        dns.set("prod-2.rds.test", &["10.0.2.2"]);
+        dns.set("prod-3.rds.test", &["10.0.3.3"]);
+        (rds, dns)
+    }
+
+    #[tokio::test]
+    async fn writer_comes_from_the_rds_api_and_readers_are_demoted() {
+        let (rds, dns) = aurora();
+        let resolver = SourceResolver::new(&rds, &dns);
+        let answer = resolver
+            .resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
+            .await;
+        let resolution = answer.outcome.unwrap();
+        assert_eq!(resolution.addresses, ips(&["10.0.2.2"]));
+        assert_eq!(resolution.demoted, ips(&["10.0.1.1", "10.0.3.3"]));
+    }
+
+    #[tokio::test]
+    async fn readers_are_every_non_writer_and_the_writer_is_demoted() {
+        let (rds, dns) = aurora();
+        let resolver = SourceResolver::new(&rds, &dns);
+        let answer = resolver
+            .resolve(
+                &"rds-cluster:prod:readers".parse().unwrap(),
+                AddressFamilies::V4,
+            )
+            .await;
+        let resolution = answer.outcome.unwrap();
+        assert_eq!(resolution.addresses, ips(&["10.0.1.1", "10.0.3.3"]));
+        assert_eq!(resolution.demoted, ips(&["10.0.2.2"]));
+    }
+
+    #[tokio::test]
+    async fn reader_without_endpoint_is_skipped_but_a_dns_failure_fails_the_source() {
+        let (rds, dns) = aurora();
+        rds.instance("prod-3", None);
+        let resolver = SourceResolver::new(&rds, &dns);
+        let readers: Source = "rds-cluster:prod:readers".parse().unwrap();
+        assert_eq!(
+            resolver
+                .resolve(&readers, AddressFamilies::V4)
+                .await
+                .outcome
+                .unwrap()
+                .addresses,
+            ips(&["10.0.1.1"])
+        );
+
+        let (rds, dns) = aurora();
+        dns.fail("prod-3.rds.test");
+        let resolver = SourceResolver::new(&rds, &dns);
+        let err = resolver
+            .resolve(&readers, AddressFamilies::V4)
+            .await
+            .outcome
+            .unwrap_err();
+        assert!(err.contains("prod-3.rds.test"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn cluster_without_writer_is_an_error_naming_the_cluster() {
+        let (rds, dns) = aurora();
+        rds.cluster("prod", &[("prod-1", false), ("prod-2", false)]);
+        let resolver = SourceResolver::new(&rds, &dns);
+        let err = resolver
+            .resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
+            .await
+            .outcome
+            .unwrap_err();
+        assert!(err.contains("cluster 'prod' has no writer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unknown_resources_and_missing_endpoints_say_what_is_wrong() {
+        let (rds, dns) = aurora();
+        rds.instance("new-db", None);
+        let resolver = SourceResolver::new(&rds, &dns);
+        let err = resolver
+            .resolve(&"rds-instance:nope".parse().unwrap(), AddressFamilies::V4)
+            .await
+            .outcome
+            .unwrap_err();
+        assert!(err.contains("DB instance 'nope' does not exist"), "{err}");
+        let err = resolver
+            .resolve(&"rds-instance:new-db".parse().unwrap(), AddressFamilies::V4)
+            .await
+            .outcome
+            .unwrap_err();
+        assert!(
+            err.contains("'new-db' has no endpoint yet (status: available)"),
+            "{err}"
+        );
+        let err = resolver
+            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4)
+            .await
+            .outcome
+            .unwrap_err();
+        assert!(err.contains("RDS Proxy 'px' does not exist"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn proxy_keeps_every_address_in_the_target_groups_families() {
+        let rds = FakeRds::default();
+        rds.proxy("px", None, "px.proxy.test");
+        rds.proxy("px", Some("ro"), "ro.px.proxy.test");
+        let dns = FakeDns::default();
+        dns.set("px.proxy.test", &["10.0.1.9", "10.0.2.9", "fd00::9"]);
+        dns.set("ro.px.proxy.test", &["10.0.3.9"]);
+        let resolver = SourceResolver::new(&rds, &dns);
+        let v4 = resolver
+            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4)
+            .await;
+        assert_eq!(
+            v4.outcome.unwrap().addresses,
+            ips(&["10.0.1.9", "10.0.2.9"])
+        );
+        let v6 = resolver
+            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V6)
+            .await;
+        assert_eq!(v6.outcome.unwrap().addresses, ips(&["fd00::9"]));
+        let custom = resolver
+            .resolve(&"rds-proxy:px:ro".parse().unwrap(), AddressFamilies::Both)
+            .await;
+        assert_eq!(custom.outcome.unwrap().addresses, ips(&["10.0.3.9"]));
+    }
+
+    #[tokio::test]
+    async fn concurrent_resolutions_of_one_source_share_one_lookup() {
+        let (rds, dns) = aurora();
+        let resolver = SourceResolver::new(&rds, &dns);
+        let source: Source = "rds-cluster:prod".parse().unwrap();
+        let (a, b) = tokio::join!(
+            resolver.resolve(&source, AddressFamilies::V4),
+            resolver.resolve(&source, AddressFamilies::V4)
+        );
+        assert_eq!(a, b);
+        // One DescribeDBClusters and one DescribeDBInstances per member, once each.
+        assert_eq!(rds.calls.load(Ordering::SeqCst), 4);
+        assert_eq!(dns.queries.load(Ordering::SeqCst), 3);
+    }
+}
