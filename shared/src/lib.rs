@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod custom_resource;
 pub mod dns;
 pub mod plan;
 pub mod resolve;

@@ -1,0 +1,1 @@
+//! CloudFormation custom-resource contract (being written).
