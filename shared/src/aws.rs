@@ -40,14 +40,11 @@ where
             " The {api} API endpoint could not be reached: a function in a VPC needs a NAT gateway or an interface VPC endpoint for {api}."
         ),
         _ => match err.code() {
-            Some(code)
-                if code.contains("AccessDenied") || code.contains("UnauthorizedOperation") =>
-            {
+            Some(code) if code.contains("AccessDenied") || code.contains("UnauthorizedOperation") => {
                 " Check the function role's IAM permissions.".to_string()
             }
             Some(code) if code.contains("Throttl") => {
-                " Throttled even after the SDK's retries; sync fewer target groups at once."
-                    .to_string()
+                " Throttled even after the SDK's retries; sync fewer target groups at once.".to_string()
             }
             _ => String::new(),
         },
@@ -126,22 +123,12 @@ impl RdsDirectory for RdsApi {
             id: instance_id.into(),
         })?;
         Ok(Endpoint {
-            address: instance
-                .endpoint()
-                .and_then(|e| e.address())
-                .map(str::to_string),
-            status: instance
-                .db_instance_status()
-                .unwrap_or("unknown")
-                .to_string(),
+            address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
+            status: instance.db_instance_status().unwrap_or("unknown").to_string(),
         })
     }
 
-    async fn proxy_endpoint(
-        &self,
-        proxy: &str,
-        endpoint: Option<&str>,
-    ) -> Result<Endpoint, RdsError> {
+    async fn proxy_endpoint(&self, proxy: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
         let Some(endpoint_name) = endpoint else {
             let out = self
                 .client
@@ -223,22 +210,17 @@ pub trait TargetGroups: Send + Sync {
     /// Every target group carrying the sources tag, with its tags.
     fn list_managed(&self) -> impl Future<Output = Result<Vec<TargetGroupInfo>, ElbError>> + Send;
     /// One target group by ARN, with its tags; `None` when it does not exist.
-    fn describe(
-        &self,
-        arn: &str,
-    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send;
+    fn describe(&self, arn: &str) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send;
     /// Registered targets and their health.
     fn state(&self, arn: &str) -> impl Future<Output = Result<TargetGroupState, ElbError>> + Send;
-    fn register(
-        &self,
-        arn: &str,
-        targets: &[Target],
-    ) -> impl Future<Output = Result<(), ElbError>> + Send;
-    fn deregister(
-        &self,
-        arn: &str,
-        targets: &[Target],
-    ) -> impl Future<Output = Result<(), ElbError>> + Send;
+    fn register(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    fn deregister(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    /// The target group's tags, read now.
+    fn tags(&self, arn: &str) -> impl Future<Output = Result<BTreeMap<String, String>, ElbError>> + Send;
+    /// Adds or overwrites tags.
+    fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    /// Removes tags by key (absent keys are fine).
+    fn remove_tags(&self, arn: &str, keys: &[&str]) -> impl Future<Output = Result<(), ElbError>> + Send;
 }
 
 /// [`TargetGroups`] over the Elastic Load Balancing v2 API.
@@ -270,10 +252,7 @@ impl ElbTargetGroups {
         }
     }
 
-    async fn tags(
-        &self,
-        arns: &[String],
-    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ElbError> {
+    async fn tags_of(&self, arns: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, ElbError> {
         let mut out = BTreeMap::new();
         for chunk in arns.chunks(TAGS_PER_CALL) {
             let resp = self
@@ -287,14 +266,9 @@ impl ElbTargetGroups {
                 let tags = description
                     .tags()
                     .iter()
-                    .filter_map(|t| {
-                        Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
-                    })
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
                     .collect();
-                out.insert(
-                    description.resource_arn().unwrap_or_default().to_string(),
-                    tags,
-                );
+                out.insert(description.resource_arn().unwrap_or_default().to_string(), tags);
             }
         }
         Ok(out)
@@ -309,9 +283,7 @@ impl ElbTargetGroups {
                 .target_type()
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_else(|| "instance".into()),
-            families: AddressFamilies::from_ip_address_type(
-                group.ip_address_type().map(|t| t.as_str()),
-            ),
+            families: AddressFamilies::from_ip_address_type(group.ip_address_type().map(|t| t.as_str())),
             tags,
         }
     }
@@ -339,16 +311,14 @@ impl TargetGroups for ElbTargetGroups {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                Self::elb_error("DescribeTargetGroups", "the account's target groups", e)
-            })?;
+            let page = page.map_err(|e| Self::elb_error("DescribeTargetGroups", "the account's target groups", e))?;
             groups.extend(page.target_groups().iter().cloned());
         }
         let arns: Vec<String> = groups
             .iter()
             .filter_map(|g| g.target_group_arn().map(str::to_string))
             .collect();
-        let mut tags = self.tags(&arns).await?;
+        let mut tags = self.tags_of(&arns).await?;
         Ok(groups
             .iter()
             .filter_map(|g| {
@@ -359,13 +329,7 @@ impl TargetGroups for ElbTargetGroups {
     }
 
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
-        let resp = match self
-            .client
-            .describe_target_groups()
-            .target_group_arns(arn)
-            .send()
-            .await
-        {
+        let resp = match self.client.describe_target_groups().target_group_arns(arn).send().await {
             Ok(resp) => resp,
             Err(e)
                 if e.as_service_error()
@@ -378,11 +342,7 @@ impl TargetGroups for ElbTargetGroups {
         let Some(group) = resp.target_groups().first() else {
             return Ok(None);
         };
-        let tags = self
-            .tags(&[arn.to_string()])
-            .await?
-            .remove(arn)
-            .unwrap_or_default();
+        let tags = self.tags_of(&[arn.to_string()]).await?.remove(arn).unwrap_or_default();
         Ok(Some(Self::info(group, tags)))
     }
 
@@ -431,6 +391,35 @@ impl TargetGroups for ElbTargetGroups {
                 .await
                 .map_err(|e| Self::elb_error("DeregisterTargets", arn, e))?;
         }
+        Ok(())
+    }
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+        Ok(self.tags_of(&[arn.to_string()]).await?.remove(arn).unwrap_or_default())
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| elb::types::Tag::builder().key(*k).value(v).build())
+            .collect();
+        self.client
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| Self::elb_error("AddTags", arn, e))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+        self.client
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| Self::elb_error("RemoveTags", arn, e))?;
         Ok(())
     }
 }

@@ -41,33 +41,31 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `get` (the process environment in production).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let read = |variable: &'static str| {
-            get(variable)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let read = |variable: &'static str| get(variable).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let name_server = match read("NLB_SYNC_DNS_SERVER") {
             None => NameServer::System,
             Some(value) => NameServer::At(
                 value
                     .parse::<SocketAddr>()
                     .or_else(|_| value.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| ConfigError { variable: "NLB_SYNC_DNS_SERVER", value, expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353" })?,
+                    .map_err(|_| ConfigError {
+                        variable: "NLB_SYNC_DNS_SERVER",
+                        value,
+                        expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353",
+                    })?,
             ),
         };
         let number =
-            |variable: &'static str, default: u64, min: u64, max: u64, expected: &'static str| {
-                match read(variable) {
-                    None => Ok(default),
-                    Some(value) => match value.parse::<u64>() {
-                        Ok(n) if (min..=max).contains(&n) => Ok(n),
-                        _ => Err(ConfigError {
-                            variable,
-                            value,
-                            expected,
-                        }),
-                    },
-                }
+            |variable: &'static str, default: u64, min: u64, max: u64, expected: &'static str| match read(variable) {
+                None => Ok(default),
+                Some(value) => match value.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(ConfigError {
+                        variable,
+                        value,
+                        expected,
+                    }),
+                },
             };
         let dry_run = match read("NLB_SYNC_DRY_RUN").map(|v| v.to_ascii_lowercase()) {
             None => false,
@@ -90,22 +88,10 @@ impl Settings {
                 30_000,
                 "milliseconds from 50 to 30000",
             )?),
-            dns_attempts: number(
-                "NLB_SYNC_DNS_ATTEMPTS",
-                2,
-                1,
-                5,
-                "a whole number from 1 to 5",
-            )? as usize,
+            dns_attempts: number("NLB_SYNC_DNS_ATTEMPTS", 2, 1, 5, "a whole number from 1 to 5")? as usize,
             options: SyncOptions {
                 dry_run,
-                concurrency: number(
-                    "NLB_SYNC_CONCURRENCY",
-                    8,
-                    1,
-                    64,
-                    "a whole number from 1 to 64",
-                )? as usize,
+                concurrency: number("NLB_SYNC_CONCURRENCY", 8, 1, 64, "a whole number from 1 to 64")? as usize,
             },
         })
     }
@@ -118,11 +104,7 @@ impl Settings {
 /// Builds the engine from the environment: AWS clients and the DNS resolver.
 pub async fn engine_from_env() -> Result<AwsSyncEngine, String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let dns = HickoryDns::new(
-        settings.name_server,
-        settings.dns_timeout,
-        settings.dns_attempts,
-    )?;
+    let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
     let config = load_config().await;
     Ok(SyncEngine::new(
         ElbTargetGroups::new(&config),
@@ -138,10 +120,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -168,15 +147,11 @@ mod tests {
             NameServer::At("127.0.0.1:5353".parse().unwrap())
         );
         assert_eq!(
-            settings(&[("NLB_SYNC_DNS_SERVER", "10.0.0.2")])
-                .unwrap()
-                .name_server,
+            settings(&[("NLB_SYNC_DNS_SERVER", "10.0.0.2")]).unwrap().name_server,
             NameServer::At("10.0.0.2:53".parse().unwrap())
         );
         assert_eq!(
-            settings(&[("NLB_SYNC_DNS_SERVER", "[::1]:53")])
-                .unwrap()
-                .name_server,
+            settings(&[("NLB_SYNC_DNS_SERVER", "[::1]:53")]).unwrap().name_server,
             NameServer::At("[::1]:53".parse().unwrap())
         );
     }
@@ -192,11 +167,6 @@ mod tests {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");
         }
-        assert!(
-            settings(&[("NLB_SYNC_DRY_RUN", "TRUE")])
-                .unwrap()
-                .options
-                .dry_run
-        );
+        assert!(settings(&[("NLB_SYNC_DRY_RUN", "TRUE")]).unwrap().options.dry_run);
     }
 }

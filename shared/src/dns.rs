@@ -40,10 +40,7 @@ impl HickoryDns {
                 for connection in &mut ns.connections {
                     connection.port = addr.port();
                 }
-                TokioResolver::builder_with_config(
-                    ResolverConfig::from_name_servers(vec![ns]),
-                    provider,
-                )
+                TokioResolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), provider)
             }
         };
         let options: &mut ResolverOpts = builder.options_mut();
@@ -71,11 +68,7 @@ impl HickoryDns {
 }
 
 impl DnsLookup for HickoryDns {
-    async fn addresses(
-        &self,
-        name: &str,
-        families: AddressFamilies,
-    ) -> Result<BTreeSet<IpAddr>, DnsError> {
+    async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
         // A trailing dot makes the name fully qualified: no search-list queries.
         let fqdn = if name.ends_with('.') {
             name.to_string()
@@ -86,10 +79,7 @@ impl DnsLookup for HickoryDns {
             AddressFamilies::V4 => (Some(self.lookup(&fqdn, RecordType::A).await), None),
             AddressFamilies::V6 => (None, Some(self.lookup(&fqdn, RecordType::AAAA).await)),
             AddressFamilies::Both => {
-                let (a, b) = tokio::join!(
-                    self.lookup(&fqdn, RecordType::A),
-                    self.lookup(&fqdn, RecordType::AAAA)
-                );
+                let (a, b) = tokio::join!(self.lookup(&fqdn, RecordType::A), self.lookup(&fqdn, RecordType::AAAA));
                 (Some(a), Some(b))
             }
         };
@@ -118,9 +108,7 @@ impl DnsLookup for HickoryDns {
             AddressFamilies::Both => "A or AAAA",
         };
         Err(match failure {
-            Some(e) if e.is_nx_domain() => DnsError::NoSuchName {
-                name: name.to_string(),
-            },
+            Some(e) if e.is_nx_domain() => DnsError::NoSuchName { name: name.to_string() },
             Some(e) if !e.is_no_records_found() => DnsError::Failed {
                 name: name.to_string(),
                 message: e.to_string(),

@@ -51,6 +51,8 @@ pub enum HoldReason {
     UntrustedAnswer { addresses: Vec<IpAddr> },
     /// The target is healthy and no wanted target is healthy yet.
     AwaitingHealthyReplacement,
+    /// Another run applied a view resolved later than this run's (Unix ms).
+    NewerViewApplied { view_ms: u64 },
 }
 
 impl fmt::Display for HoldReason {
@@ -69,11 +71,11 @@ impl fmt::Display for HoldReason {
                 f,
                 "not deregistered because a source answered non-private addresses ({}); \
                  check that the function uses the VPC's DNS resolver",
-                addresses
-                    .iter()
-                    .map(IpAddr::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                addresses.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            HoldReason::NewerViewApplied { view_ms } => write!(
+                f,
+                "not changed: another run applied sources resolved later (at {view_ms} ms) than this run's; its changes stand"
             ),
             HoldReason::AwaitingHealthyReplacement => f.write_str(
                 "kept for now: it is healthy and no wanted target is healthy yet; \
@@ -121,6 +123,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Moves every change into `held_back` with `reason` (the plan becomes a no-op).
+    pub fn hold_everything(&mut self, reason: HoldReason) {
+        for target in self.register.drain(..) {
+            self.held_back.push(HeldBack {
+                target,
+                action: Action::Register,
+                reason: reason.clone(),
+            });
+        }
+        for (target, _) in self.deregister.drain(..) {
+            self.held_back.push(HeldBack {
+                target,
+                action: Action::Deregister,
+                reason: reason.clone(),
+            });
+        }
+    }
+
     /// True when the plan makes no call that changes the target group.
     pub fn is_noop(&self) -> bool {
         self.register.is_empty() && self.deregister.is_empty()
@@ -153,8 +173,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
     }
 
     let mut plan = Plan::default();
-    let (private, public): (Vec<IpAddr>, Vec<IpAddr>) =
-        wanted_ips.into_iter().partition(is_private);
+    let (private, public): (Vec<IpAddr>, Vec<IpAddr>) = wanted_ips.into_iter().partition(is_private);
     for ip in &public {
         plan.held_back.push(HeldBack {
             target: Target { ip: *ip, port },
@@ -177,9 +196,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
         .filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining)
         .collect();
     let hold_all = if !unresolved.is_empty() {
-        Some(HoldReason::SourcesUnresolved {
-            sources: unresolved,
-        })
+        Some(HoldReason::SourcesUnresolved { sources: unresolved })
     } else if !public.is_empty() {
         Some(HoldReason::UntrustedAnswer { addresses: public })
     } else {
@@ -191,8 +208,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
         .any(|(t, h)| plan.desired.contains(t) && *h == TargetHealth::Healthy);
 
     for (target, health) in leaving {
-        let role_changed =
-            demoted.contains(&target.ip) && !plan.desired.iter().any(|d| d.ip == target.ip);
+        let role_changed = demoted.contains(&target.ip) && !plan.desired.iter().any(|d| d.ip == target.ip);
         let hold = match &hold_all {
             Some(reason) => Some(reason.clone()),
             None if *health == TargetHealth::Healthy && !healthy_wanted && !role_changed => {
@@ -231,10 +247,7 @@ mod tests {
         s.parse().unwrap()
     }
     fn t(s: &str) -> Target {
-        Target {
-            ip: ip(s),
-            port: PORT,
-        }
+        Target { ip: ip(s), port: PORT }
     }
     fn tp(s: &str, port: u16) -> Target {
         Target { ip: ip(s), port }
@@ -246,9 +259,7 @@ mod tests {
         }
     }
     fn dns(name: &str) -> Source {
-        Source::Dns {
-            hostname: name.into(),
-        }
+        Source::Dns { hostname: name.into() }
     }
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
@@ -291,10 +302,7 @@ mod tests {
             PORT,
             &state(&[]),
         );
-        assert_eq!(
-            p.register,
-            vec![t("10.0.1.5"), t("10.0.2.5"), t("10.0.3.5")]
-        );
+        assert_eq!(p.register, vec![t("10.0.1.5"), t("10.0.2.5"), t("10.0.3.5")]);
         assert!(p.deregister.is_empty());
         assert!(p.held_back.is_empty());
     }
@@ -302,11 +310,7 @@ mod tests {
     #[test]
     fn unchanged_sources_make_no_change() {
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
-        let p = plan(
-            &[ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"])],
-            PORT,
-            &current,
-        );
+        let p = plan(&[ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"])], PORT, &current);
         assert!(p.is_noop(), "{p:?}");
         assert!(p.held_back.is_empty());
     }
@@ -336,12 +340,7 @@ mod tests {
         let current = state(&[(t("10.0.1.5"), Unhealthy)]);
         let p = plan(&[ok(dns("a"), &[])], PORT, &current);
         assert!(p.is_noop());
-        assert!(
-            p.held_back[0]
-                .reason
-                .to_string()
-                .contains("dns:a (no address)")
-        );
+        assert!(p.held_back[0].reason.to_string().contains("dns:a (no address)"));
     }
 
     #[test]
@@ -384,10 +383,7 @@ mod tests {
         let current = state(&[(tp("10.0.1.5", 3306), Healthy)]);
         let p = plan(&[ok(dns("a"), &["10.0.1.5"])], PORT, &current);
         assert_eq!(p.register, vec![t("10.0.1.5")]);
-        assert!(
-            p.deregister.is_empty(),
-            "old port kept until the new one is healthy"
-        );
+        assert!(p.deregister.is_empty(), "old port kept until the new one is healthy");
         let current = state(&[(tp("10.0.1.5", 3306), Healthy), (t("10.0.1.5"), Healthy)]);
         let p = plan(&[ok(dns("a"), &["10.0.1.5"])], PORT, &current);
         assert_eq!(deregistered(&p), vec![tp("10.0.1.5", 3306)]);
@@ -397,16 +393,9 @@ mod tests {
     fn demoted_writer_is_removed_in_the_same_run_as_the_new_writer_is_registered() {
         // Failover: 10.0.1.5 was the writer, the RDS API now names 10.0.2.5.
         let current = state(&[(t("10.0.1.5"), Healthy)]);
-        let p = plan(
-            &[ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"])],
-            PORT,
-            &current,
-        );
+        let p = plan(&[ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"])], PORT, &current);
         assert_eq!(p.register, vec![t("10.0.2.5")]);
-        assert_eq!(
-            p.deregister,
-            vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]
-        );
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]);
     }
 
     #[test]
@@ -415,10 +404,7 @@ mod tests {
         let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
         assert_eq!(p.register, vec![t("10.0.2.5")]);
         assert!(p.deregister.is_empty());
-        assert_eq!(
-            p.held_back[0].reason,
-            HoldReason::AwaitingHealthyReplacement
-        );
+        assert_eq!(p.held_back[0].reason, HoldReason::AwaitingHealthyReplacement);
 
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
         assert!(
@@ -429,10 +415,7 @@ mod tests {
 
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
         let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
-        assert_eq!(
-            p.deregister,
-            vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]
-        );
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
     }
 
     #[test]
@@ -479,12 +462,12 @@ mod tests {
         assert!(
             p.held_back
                 .iter()
-                .any(|h| h.action == Action::Register
-                    && h.reason.to_string().contains("not private"))
+                .any(|h| h.action == Action::Register && h.reason.to_string().contains("not private"))
         );
         assert!(
-            p.held_back.iter().any(|h| h.target == t("10.0.1.5")
-                && matches!(h.reason, HoldReason::UntrustedAnswer { .. }))
+            p.held_back
+                .iter()
+                .any(|h| h.target == t("10.0.1.5") && matches!(h.reason, HoldReason::UntrustedAnswer { .. }))
         );
     }
 

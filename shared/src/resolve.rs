@@ -36,15 +36,9 @@ pub struct Endpoint {
 /// The RDS API calls resolution needs.
 pub trait RdsDirectory: Send + Sync {
     /// Members of a DB cluster (Aurora or Multi-AZ cluster) and which one writes.
-    fn cluster_members(
-        &self,
-        cluster_id: &str,
-    ) -> impl Future<Output = Result<Vec<ClusterMember>, RdsError>> + Send;
+    fn cluster_members(&self, cluster_id: &str) -> impl Future<Output = Result<Vec<ClusterMember>, RdsError>> + Send;
     /// The endpoint of a DB instance.
-    fn instance_endpoint(
-        &self,
-        instance_id: &str,
-    ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+    fn instance_endpoint(&self, instance_id: &str) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
     /// The endpoint of an RDS Proxy: its default one, or the named custom one.
     fn proxy_endpoint(
         &self,
@@ -66,9 +60,7 @@ pub trait DnsLookup: Send + Sync {
 /// A failed RDS API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RdsError {
-    #[error(
-        "{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources"
-    )]
+    #[error("{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources")]
     NotFound { kind: &'static str, id: String },
     #[error("RDS {operation} for '{resource}' failed: {message}")]
     Api {
@@ -84,10 +76,7 @@ pub enum DnsError {
     #[error("DNS name {name} does not exist (NXDOMAIN)")]
     NoSuchName { name: String },
     #[error("DNS has no {families} record for {name}")]
-    NoRecords {
-        name: String,
-        families: &'static str,
-    },
+    NoRecords { name: String, families: &'static str },
     #[error(
         "DNS lookup of {name} failed: {message}; check that the resolver in use (the VPC's, or NLB_SYNC_DNS_SERVER) answers"
     )]
@@ -124,13 +113,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 
     async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
-        let cell = self
-            .cells
-            .lock()
-            .expect("memo lock")
-            .entry(key)
-            .or_default()
-            .clone();
+        let cell = self.cells.lock().expect("memo lock").entry(key).or_default().clone();
         cell.get_or_init(init).await.clone()
     }
 }
@@ -161,17 +144,11 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     pub async fn resolve(&self, source: &Source, families: AddressFamilies) -> SourceAnswer {
         let outcome = match source {
             Source::Cluster { id, role } => self.cluster(id, *role, families).await,
-            Source::Instance { id } => {
-                self.instance(id, families)
-                    .await
-                    .map(|addresses| Resolution {
-                        addresses,
-                        ..Default::default()
-                    })
-            }
-            Source::Proxy { name, endpoint } => {
-                self.proxy(name, endpoint.as_deref(), families).await
-            }
+            Source::Instance { id } => self.instance(id, families).await.map(|addresses| Resolution {
+                addresses,
+                ..Default::default()
+            }),
+            Source::Proxy { name, endpoint } => self.proxy(name, endpoint.as_deref(), families).await,
             Source::Dns { hostname } => self
                 .name(hostname, families)
                 .await
@@ -189,9 +166,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
 
     /// Members of a cluster (shared within the run).
     pub async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
-        self.clusters
-            .get(id.to_string(), || self.rds.cluster_members(id))
-            .await
+        self.clusters.get(id.to_string(), || self.rds.cluster_members(id)).await
     }
 
     async fn cluster(
@@ -201,8 +176,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         families: AddressFamilies,
     ) -> Result<Resolution, ResolveError> {
         let members = self.cluster_members(id).await?;
-        let (writers, readers): (Vec<&ClusterMember>, Vec<&ClusterMember>) =
-            members.iter().partition(|m| m.is_writer);
+        let (writers, readers): (Vec<&ClusterMember>, Vec<&ClusterMember>) = members.iter().partition(|m| m.is_writer);
         let writer = writers.first().ok_or_else(|| ResolveError::NoWriter {
             cluster: id.to_string(),
         })?;
@@ -230,11 +204,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     }
 
     /// Addresses of members that do not hold the role; failures just leave them out.
-    async fn best_effort(
-        &self,
-        members: &[&ClusterMember],
-        families: AddressFamilies,
-    ) -> BTreeSet<IpAddr> {
+    async fn best_effort(&self, members: &[&ClusterMember], families: AddressFamilies) -> BTreeSet<IpAddr> {
         let mut out = BTreeSet::new();
         for member in members {
             if let Ok(found) = self.instance(&member.instance_id, families).await {
@@ -244,11 +214,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         out
     }
 
-    async fn instance(
-        &self,
-        id: &str,
-        families: AddressFamilies,
-    ) -> Result<BTreeSet<IpAddr>, ResolveError> {
+    async fn instance(&self, id: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, ResolveError> {
         let endpoint = self
             .instances
             .get(id.to_string(), || self.rds.instance_endpoint(id))
@@ -286,15 +252,9 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         })
     }
 
-    async fn name(
-        &self,
-        name: &str,
-        families: AddressFamilies,
-    ) -> Result<BTreeSet<IpAddr>, DnsError> {
+    async fn name(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
         let key = (name.to_ascii_lowercase(), families);
-        self.names
-            .get(key, || self.dns.addresses(name, families))
-            .await
+        self.names.get(key, || self.dns.addresses(name, families)).await
     }
 }
 
@@ -368,11 +328,7 @@ pub(crate) mod fakes {
                     id: id.into(),
                 })
         }
-        async fn proxy_endpoint(
-            &self,
-            name: &str,
-            endpoint: Option<&str>,
-        ) -> Result<Endpoint, RdsError> {
+        async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let key = (name.to_string(), endpoint.map(str::to_string));
             self.proxies
@@ -396,10 +352,10 @@ pub(crate) mod fakes {
 
     impl FakeDns {
         pub fn set(&self, name: &str, addrs: &[&str]) {
-            self.records.lock().unwrap().insert(
-                name.into(),
-                addrs.iter().map(|a| a.parse().unwrap()).collect(),
-            );
+            self.records
+                .lock()
+                .unwrap()
+                .insert(name.into(), addrs.iter().map(|a| a.parse().unwrap()).collect());
         }
         pub fn fail(&self, name: &str) {
             self.failing.lock().unwrap().insert(name.into());
@@ -407,11 +363,7 @@ pub(crate) mod fakes {
     }
 
     impl DnsLookup for FakeDns {
-        async fn addresses(
-            &self,
-            name: &str,
-            families: AddressFamilies,
-        ) -> Result<BTreeSet<IpAddr>, DnsError> {
+        async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
             self.queries.fetch_add(1, Ordering::SeqCst);
             tokio::task::yield_now().await;
             if self.failing.lock().unwrap().contains(name) {
@@ -450,10 +402,7 @@ mod tests {
 
     fn aurora() -> (FakeRds, FakeDns) {
         let rds = FakeRds::default();
-        rds.cluster(
-            "prod",
-            &[("prod-1", false), ("prod-2", true), ("prod-3", false)],
-        );
+        rds.cluster("prod", &[("prod-1", false), ("prod-2", true), ("prod-3", false)]);
         rds.instance("prod-1", Some("prod-1.rds.test"));
         rds.instance("prod-2", Some("prod-2.rds.test"));
         rds.instance("prod-3", Some("prod-3.rds.test"));
@@ -481,10 +430,7 @@ mod tests {
         let (rds, dns) = aurora();
         let resolver = SourceResolver::new(&rds, &dns);
         let answer = resolver
-            .resolve(
-                &"rds-cluster:prod:readers".parse().unwrap(),
-                AddressFamilies::V4,
-            )
+            .resolve(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4)
             .await;
         let resolution = answer.outcome.unwrap();
         assert_eq!(resolution.addresses, ips(&["10.0.1.1", "10.0.3.3"]));
@@ -571,10 +517,7 @@ mod tests {
         let v4 = resolver
             .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4)
             .await;
-        assert_eq!(
-            v4.outcome.unwrap().addresses,
-            ips(&["10.0.1.9", "10.0.2.9"])
-        );
+        assert_eq!(v4.outcome.unwrap().addresses, ips(&["10.0.1.9", "10.0.2.9"]));
         let v6 = resolver
             .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V6)
             .await;

@@ -21,6 +21,10 @@ use std::fmt;
 pub const SOURCES_TAG: &str = "nlb-target-sync:sources";
 /// Optional tag that carries the port to register.
 pub const PORT_TAG: &str = "nlb-target-sync:port";
+/// Written by sync runs, not by people: when (Unix milliseconds) the sources of
+/// the newest change applied to the target group were resolved. A run whose own
+/// view is older changes nothing (see `sync`).
+pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \
@@ -37,20 +41,10 @@ pub enum ClusterRole {
 /// One place addresses come from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
-    Cluster {
-        id: String,
-        role: ClusterRole,
-    },
-    Instance {
-        id: String,
-    },
-    Proxy {
-        name: String,
-        endpoint: Option<String>,
-    },
-    Dns {
-        hostname: String,
-    },
+    Cluster { id: String, role: ClusterRole },
+    Instance { id: String },
+    Proxy { name: String, endpoint: Option<String> },
+    Dns { hostname: String },
 }
 
 impl Source {
@@ -77,10 +71,7 @@ impl fmt::Display for Source {
                 role: ClusterRole::Readers,
             } => write!(f, "rds-cluster:{id}:readers"),
             Source::Instance { id } => write!(f, "rds-instance:{id}"),
-            Source::Proxy {
-                name,
-                endpoint: None,
-            } => write!(f, "rds-proxy:{name}"),
+            Source::Proxy { name, endpoint: None } => write!(f, "rds-proxy:{name}"),
             Source::Proxy {
                 name,
                 endpoint: Some(e),
@@ -117,9 +108,7 @@ impl std::str::FromStr for Source {
                     role: ClusterRole::Readers,
                 })
             }
-            ("rds-cluster", [_, role]) => Err(bad(&format!(
-                "unknown cluster role '{role}' (use writer or readers)"
-            ))),
+            ("rds-cluster", [_, role]) => Err(bad(&format!("unknown cluster role '{role}' (use writer or readers)"))),
             ("rds-instance", [id]) => {
                 check_rds_identifier(id).map_err(|w| bad(&w))?;
                 Ok(Source::Instance { id: id.to_string() })
@@ -178,11 +167,7 @@ impl SyncSpec {
 
     /// The value to write in the sources tag.
     pub fn sources_tag_value(&self) -> String {
-        self.sources
-            .iter()
-            .map(Source::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.sources.iter().map(Source::to_string).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -222,9 +207,7 @@ fn check_rds_identifier(id: &str) -> Result<(), String> {
         return Err(format!("identifier '{id}' must start with a letter"));
     }
     if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "identifier '{id}' may hold only letters, digits and hyphens"
-        ));
+        return Err(format!("identifier '{id}' may hold only letters, digits and hyphens"));
     }
     Ok(())
 }
@@ -245,9 +228,7 @@ fn check_hostname(name: &str) -> Result<(), String> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !ok {
             return Err(format!("hostname '{name}' has an invalid label '{label}'"));
         }
@@ -281,10 +262,7 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -317,10 +295,7 @@ mod tests {
                 },
             ]
         );
-        let spec = SyncSpec {
-            sources,
-            port: None,
-        };
+        let spec = SyncSpec { sources, port: None };
         assert_eq!(
             spec.sources_tag_value(),
             "rds-cluster:prod:writer rds-cluster:prod:readers rds-instance:db1 rds-proxy:p1 \
@@ -380,8 +355,7 @@ mod tests {
             .unwrap();
         assert_eq!(spec.port, Some(6432));
         for bad in ["0", "70000", "x", "-1"] {
-            let err = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, bad)]))
-                .unwrap_err();
+            let err = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, bad)])).unwrap_err();
             assert_eq!(err.tag(), PORT_TAG);
             assert!(err.to_string().contains(bad));
         }

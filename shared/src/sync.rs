@@ -1,16 +1,26 @@
 //! One sync run: discover the managed target groups, resolve their sources once,
 //! plan each target group and apply the plan (register, then deregister).
+//!
+//! Concurrent runs (schedule, failover event and deploy at once) must not undo
+//! each other. Each run notes its *view time* before it resolves anything. Before
+//! changing a target group it reads the group's health, then the
+//! `nlb-target-sync:applied-view` tag: if that holds a later view time, a fresher
+//! run already acted and this run changes nothing there; otherwise it writes its
+//! own view time to the tag and only then registers and deregisters. A stale run
+//! can only see a newer run's targets after that run stamped the tag, so it can
+//! never deregister what a newer view registered, nor re-register what it removed.
+//! A run with nothing to change reads and writes nothing more.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde::Serialize;
 
 use crate::aws::{ElbError, TargetGroups};
-use crate::plan::{DeregisterReason, Plan, SourceAnswer, plan};
+use crate::plan::{DeregisterReason, HoldReason, Plan, SourceAnswer, plan};
 use crate::resolve::{DnsLookup, RdsDirectory, SourceResolver};
-use crate::spec::{SOURCES_TAG, SpecError, SyncSpec};
+use crate::spec::{SOURCES_TAG, SpecError, SyncSpec, VIEW_TAG};
 use crate::target::{Target, TargetGroupInfo};
 
 /// Which target groups a run covers.
@@ -55,13 +65,8 @@ pub enum SyncError {
         "target group {target_group} has no {SOURCES_TAG} tag, so it is not managed; tag it or leave it out of targetGroupArns"
     )]
     NotManaged { target_group: String },
-    #[error(
-        "target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced"
-    )]
-    NotIpTargetGroup {
-        target_group: String,
-        target_type: String,
-    },
+    #[error("target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced")]
+    NotIpTargetGroup { target_group: String, target_type: String },
     #[error("target group {target_group} has no port; set the nlb-target-sync:port tag")]
     NoPort { target_group: String },
     #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), failures.join("; "))]
@@ -75,10 +80,7 @@ pub enum SyncError {
         addresses: Vec<String>,
     },
     #[error("target group {target_group}: {error}")]
-    Elb {
-        target_group: String,
-        error: ElbError,
-    },
+    Elb { target_group: String, error: ElbError },
 }
 
 /// A change held back, for the report.
@@ -176,6 +178,16 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// resolution work between them. Never panics on a bad target group: each
     /// failure is in its report.
     pub async fn run(&self, selection: &Selection) -> SyncReport {
+        let view_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.run_with_view(selection, view_ms).await
+    }
+
+    /// [`run`](Self::run) with an explicit view time (Unix ms), taken before any
+    /// resolution.
+    pub async fn run_with_view(&self, selection: &Selection, view_ms: u64) -> SyncReport {
         let mut report = SyncReport {
             dry_run: self.options.dry_run,
             target_groups: Vec::new(),
@@ -224,7 +236,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut reports: Vec<TargetGroupReport> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
-                    Ok(info) => self.sync_one(&info, resolver).await,
+                    Ok(info) => self.sync_one(&info, resolver, view_ms).await,
                     Err((arn, error)) => {
                         let mut r = TargetGroupReport::new(&arn, "");
                         r.error = Some(error.to_string());
@@ -244,9 +256,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         &self,
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
+        view_ms: u64,
     ) -> TargetGroupReport {
         let started = Instant::now();
-        let outcome = self.decide_and_apply(info, resolver).await;
+        let outcome = self.decide_and_apply(info, resolver, view_ms).await;
         let mut report = TargetGroupReport::new(&info.arn, &info.name);
         report.sources = outcome.sources;
         if let Some(plan) = &outcome.plan {
@@ -286,6 +299,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         &self,
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
+        view_ms: u64,
     ) -> Outcome {
         let mut outcome = Outcome {
             plan: None,
@@ -327,12 +341,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return outcome;
         };
 
-        let answers: Vec<SourceAnswer> = futures::future::join_all(
-            spec.sources
-                .iter()
-                .map(|s| resolver.resolve(s, info.families)),
-        )
-        .await;
+        let answers: Vec<SourceAnswer> =
+            futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve(s, info.families))).await;
         let current = match self.target_groups.state(&info.arn).await {
             Ok(state) => state,
             Err(error) => {
@@ -343,27 +353,32 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 return outcome;
             }
         };
-        let plan = plan(&answers, port, &current);
+        let mut plan = plan(&answers, port, &current);
         let failures: Vec<String> = answers
             .iter()
-            .filter_map(|a| {
-                a.outcome
-                    .as_ref()
-                    .err()
-                    .map(|e| format!("{}: {e}", a.source))
-            })
+            .filter_map(|a| a.outcome.as_ref().err().map(|e| format!("{}: {e}", a.source)))
             .collect();
         let empty: Vec<String> = answers
             .iter()
             .filter(|a| a.outcome.as_ref().is_ok_and(|r| r.addresses.is_empty()))
             .map(|a| format!("{}: resolved to no address", a.source))
             .collect();
-        let refused: Vec<String> = plan
-            .refused_addresses()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let refused: Vec<String> = plan.refused_addresses().iter().map(ToString::to_string).collect();
 
+        if !self.options.dry_run && !plan.is_noop() {
+            match self.claim_view(&info.arn, view_ms).await {
+                Ok(None) => {}
+                Ok(Some(newer)) => plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer }),
+                Err(error) => {
+                    outcome.error = Some(SyncError::Elb {
+                        target_group: name,
+                        error,
+                    });
+                    outcome.plan = Some(plan);
+                    return outcome;
+                }
+            }
+        }
         if !self.options.dry_run {
             if !plan.register.is_empty() {
                 if let Err(error) = self.target_groups.register(&info.arn, &plan.register).await {
@@ -403,6 +418,23 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             });
         }
         outcome
+    }
+}
+
+impl<T: TargetGroups, R, D> SyncEngine<T, R, D> {
+    /// Read after the health: `Some(newer)` when a run with a later view already
+    /// changed the group; otherwise stamps this run's view and returns `None`.
+    async fn claim_view(&self, arn: &str, view_ms: u64) -> Result<Option<u64>, ElbError> {
+        let tags = self.target_groups.tags(arn).await?;
+        if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
+            && applied > view_ms
+        {
+            return Ok(Some(applied));
+        }
+        self.target_groups
+            .add_tags(arn, &[(VIEW_TAG, view_ms.to_string())])
+            .await?;
+        Ok(None)
     }
 }
 
@@ -446,6 +478,7 @@ mod tests {
         groups: Mutex<Vec<TargetGroupInfo>>,
         targets: Mutex<HashMap<String, BTreeMap<Target, TargetHealth>>>,
         mutations: AtomicUsize,
+        tag_writes: AtomicUsize,
         fail_register: Mutex<bool>,
     }
 
@@ -500,23 +533,11 @@ mod tests {
                 .collect())
         }
         async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
-            Ok(self
-                .groups
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|g| g.arn == arn)
-                .cloned())
+            Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
         }
         async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
             Ok(TargetGroupState {
-                targets: self
-                    .targets
-                    .lock()
-                    .unwrap()
-                    .get(arn)
-                    .cloned()
-                    .unwrap_or_default(),
+                targets: self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default(),
             })
         }
         async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
@@ -530,9 +551,7 @@ mod tests {
             }
             let mut all = self.targets.lock().unwrap();
             for t in targets {
-                all.entry(arn.into())
-                    .or_default()
-                    .insert(*t, TargetHealth::Healthy);
+                all.entry(arn.into()).or_default().insert(*t, TargetHealth::Healthy);
             }
             Ok(())
         }
@@ -541,6 +560,33 @@ mod tests {
             let mut all = self.targets.lock().unwrap();
             for t in targets {
                 all.entry(arn.into()).or_default().remove(t);
+            }
+            Ok(())
+        }
+        async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+            Ok(self
+                .groups
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|g| g.arn == arn)
+                .map(|g| g.tags.clone())
+                .unwrap_or_default())
+        }
+        async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
+            self.tag_writes.fetch_add(1, Ordering::SeqCst);
+            let mut groups = self.groups.lock().unwrap();
+            let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
+            for (k, v) in tags {
+                group.tags.insert(k.to_string(), v.clone());
+            }
+            Ok(())
+        }
+        async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+            let mut groups = self.groups.lock().unwrap();
+            let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
+            for k in keys {
+                group.tags.remove(*k);
             }
             Ok(())
         }
@@ -583,23 +629,19 @@ mod tests {
     #[tokio::test]
     async fn rerun_with_unchanged_sources_makes_no_mutating_call() {
         let e = engine(false);
-        e.target_groups
-            .group("a", Some("rds-proxy:px rds-cluster:prod"));
+        e.target_groups.group("a", Some("rds-proxy:px rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
         let after_first = e.target_groups.mutations.load(Ordering::SeqCst);
-        assert_eq!(
-            after_first, 1,
-            "one RegisterTargets call for the first fill"
-        );
+        assert_eq!(after_first, 1, "one RegisterTargets call for the first fill");
+        let tag_writes = e.target_groups.tag_writes.load(Ordering::SeqCst);
         let report = e.run(&Selection::AllManaged).await;
+        assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), after_first);
         assert_eq!(
-            e.target_groups.mutations.load(Ordering::SeqCst),
-            after_first
+            e.target_groups.tag_writes.load(Ordering::SeqCst),
+            tag_writes,
+            "no view stamp either"
         );
-        assert!(
-            report.target_groups[0].registered.is_empty()
-                && report.target_groups[0].deregistered.is_empty()
-        );
+        assert!(report.target_groups[0].registered.is_empty() && report.target_groups[0].deregistered.is_empty());
     }
 
     #[tokio::test]
@@ -623,11 +665,7 @@ mod tests {
         assert_eq!(e.target_groups.held(&good), vec!["10.0.1.1"]);
         assert!(e.target_groups.held(&bad).is_empty());
         assert_eq!(e.target_groups.held(&untagged), vec!["10.9.9.9"]);
-        assert_eq!(
-            report.target_groups.len(),
-            2,
-            "the untagged group is not even reported"
-        );
+        assert_eq!(report.target_groups.len(), 2, "the untagged group is not even reported");
     }
 
     #[tokio::test]
@@ -682,14 +720,10 @@ mod tests {
         let a = e.target_groups.group("a", Some("rds-cluster:prod:writer"));
         e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
-        e.rds
-            .cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
-        assert_eq!(
-            report.target_groups[0].deregistered_role_changed,
-            vec!["10.0.1.1:5432"]
-        );
+        assert_eq!(report.target_groups[0].deregistered_role_changed, vec!["10.0.1.1:5432"]);
     }
 
     #[tokio::test]
@@ -698,11 +732,7 @@ mod tests {
         let plain = e.target_groups.group("plain", None);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         let report = e
-            .run(&Selection::Only(vec![
-                a.clone(),
-                plain.clone(),
-                "arn:missing".into(),
-            ]))
+            .run(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()]))
             .await;
         let errors = report.errors();
         assert_eq!(errors.len(), 2, "{errors:?}");
@@ -711,12 +741,46 @@ mod tests {
                 .iter()
                 .any(|e| e.contains("arn:missing") && e.contains("does not exist"))
         );
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.contains(&plain) && e.contains("not managed"))
-        );
+        assert!(errors.iter().any(|e| e.contains(&plain) && e.contains("not managed")));
         assert_eq!(e.target_groups.held(&a).len(), 2);
         assert!(e.target_groups.held(&plain).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_run_with_an_older_view_does_not_undo_a_newer_one() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("rds-cluster:prod"));
+        e.run_with_view(&Selection::AllManaged, 1_000).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
+
+        // Failover: a run that resolved at 3000 sees prod-2 as writer and swaps.
+        e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        e.run_with_view(&Selection::AllManaged, 3_000).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
+
+        // A run that resolved at 2000, before the failover, reads the health
+        // only now: its stale plan (put prod-1 back, drop prod-2) is not applied.
+        e.rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
+        let report = e.run_with_view(&Selection::AllManaged, 2_000).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
+        let group = &report.target_groups[0];
+        assert!(
+            group.registered.is_empty() && group.deregistered.is_empty(),
+            "{group:?}"
+        );
+        assert_eq!(group.held_back.len(), 2);
+        assert!(
+            group
+                .held_back
+                .iter()
+                .all(|h| h.reason.contains("resolved later (at 3000 ms)")),
+            "{group:?}"
+        );
+        assert!(group.error.is_none());
+
+        // A later view applies normally and stamps the tag.
+        let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
+        assert_eq!(report.target_groups[0].registered, vec!["10.0.1.1:5432"]);
+        assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
     }
 }

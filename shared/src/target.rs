@@ -152,18 +152,9 @@ mod tests {
 
     #[test]
     fn families_from_ip_address_type() {
-        assert_eq!(
-            AddressFamilies::from_ip_address_type(None),
-            AddressFamilies::V4
-        );
-        assert_eq!(
-            AddressFamilies::from_ip_address_type(Some("ipv4")),
-            AddressFamilies::V4
-        );
-        assert_eq!(
-            AddressFamilies::from_ip_address_type(Some("ipv6")),
-            AddressFamilies::V6
-        );
+        assert_eq!(AddressFamilies::from_ip_address_type(None), AddressFamilies::V4);
+        assert_eq!(AddressFamilies::from_ip_address_type(Some("ipv4")), AddressFamilies::V4);
+        assert_eq!(AddressFamilies::from_ip_address_type(Some("ipv6")), AddressFamilies::V6);
         assert_eq!(
             AddressFamilies::from_ip_address_type(Some("dualstack")),
             AddressFamilies::Both
@@ -172,15 +163,9 @@ mod tests {
 
     #[test]
     fn health_states() {
-        assert_eq!(
-            TargetHealth::from_api("unhealthy.draining"),
-            TargetHealth::Unhealthy
-        );
+        assert_eq!(TargetHealth::from_api("unhealthy.draining"), TargetHealth::Unhealthy);
         assert_eq!(TargetHealth::from_api("draining"), TargetHealth::Draining);
-        assert_eq!(
-            TargetHealth::from_api("weird"),
-            TargetHealth::Other("weird".into())
-        );
+        assert_eq!(TargetHealth::from_api("weird"), TargetHealth::Other("weird".into()));
     }
 
     #[test]

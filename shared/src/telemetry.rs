@@ -19,9 +19,7 @@ pub fn init_logging() {
         .unwrap_or_else(|_| "info".to_string());
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)

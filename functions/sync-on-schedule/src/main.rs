@@ -12,10 +12,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     telemetry::init_logging();
     let engine = engine_from_env().await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handle(&engine, event.payload)
-    }))
-    .await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&engine, event.payload))).await
 }
 
 async fn handle(engine: &AwsSyncEngine, payload: Value) -> Result<Value, Error> {
