@@ -125,6 +125,7 @@ impl RdsDirectory for RdsApi {
         Ok(Endpoint {
             address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
             status: instance.db_instance_status().unwrap_or("unknown").to_string(),
+            cluster: instance.db_cluster_identifier().map(str::to_string),
         })
     }
 
@@ -157,6 +158,7 @@ impl RdsDirectory for RdsApi {
                     .status()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_else(|| "unknown".into()),
+                cluster: None,
             });
         };
         let id = format!("{proxy}:{endpoint_name}");
@@ -192,6 +194,7 @@ impl RdsDirectory for RdsApi {
                 .status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_else(|| "unknown".into()),
+            cluster: None,
         })
     }
 }

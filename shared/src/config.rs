@@ -7,6 +7,8 @@
 //! | `NLB_SYNC_DNS_ATTEMPTS` | attempts per DNS query | 2 |
 //! | `NLB_SYNC_DRY_RUN` | `true`: plan and log, change nothing | false |
 //! | `NLB_SYNC_CONCURRENCY` | target groups synced at once (1-64) | 8 |
+//! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
+//! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
 //!
 //! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
 
@@ -55,18 +57,9 @@ impl Settings {
                     })?,
             ),
         };
-        let number =
-            |variable: &'static str, default: u64, min: u64, max: u64, expected: &'static str| match read(variable) {
-                None => Ok(default),
-                Some(value) => match value.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => Ok(n),
-                    _ => Err(ConfigError {
-                        variable,
-                        value,
-                        expected,
-                    }),
-                },
-            };
+        let number = |variable: &'static str, default: u64, min: u64, max: u64, expected: &'static str| {
+            number_var(&get, variable, default, min, max, expected)
+        };
         let dry_run = match read("NLB_SYNC_DRY_RUN").map(|v| v.to_ascii_lowercase()) {
             None => false,
             Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
@@ -98,6 +91,45 @@ impl Settings {
 
     pub fn from_env() -> Result<Settings, ConfigError> {
         Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+/// After an RDS event: how long to watch, and how often to re-check.
+pub fn watch_from_env() -> Result<(Duration, Duration), ConfigError> {
+    watch_from_lookup(|k| std::env::var(k).ok())
+}
+
+fn watch_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<(Duration, Duration), ConfigError> {
+    let watch = number_var(&get, "NLB_SYNC_WATCH_SECONDS", 120, 1, 900, "seconds from 1 to 900")?;
+    let recheck = number_var(
+        &get,
+        "NLB_SYNC_RECHECK_MS",
+        2000,
+        100,
+        60_000,
+        "milliseconds from 100 to 60000",
+    )?;
+    Ok((Duration::from_secs(watch), Duration::from_millis(recheck)))
+}
+
+fn number_var(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    match get(variable).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => match value.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable,
+                value,
+                expected,
+            }),
+        },
     }
 }
 
@@ -168,5 +200,21 @@ mod tests {
             assert!(err.contains(var) && err.contains(value), "{err}");
         }
         assert!(settings(&[("NLB_SYNC_DRY_RUN", "TRUE")]).unwrap().options.dry_run);
+    }
+
+    #[test]
+    fn watch_settings() {
+        let none = |_: &str| None;
+        assert_eq!(
+            watch_from_lookup(none).unwrap(),
+            (Duration::from_secs(120), Duration::from_millis(2000))
+        );
+        let bad = |k: &str| (k == "NLB_SYNC_RECHECK_MS").then(|| "5".to_string());
+        assert!(
+            watch_from_lookup(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("NLB_SYNC_RECHECK_MS")
+        );
     }
 }

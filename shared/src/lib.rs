@@ -5,6 +5,9 @@ pub mod aws;
 pub mod config;
 pub mod custom_resource;
 pub mod dns;
+pub mod failover;
+#[cfg(test)]
+mod fakes;
 pub mod plan;
 pub mod resolve;
 pub mod spec;

@@ -31,6 +31,8 @@ pub struct Endpoint {
     /// Absent while the resource is being created.
     pub address: Option<String>,
     pub status: String,
+    /// For a DB instance: the cluster it belongs to, if any.
+    pub cluster: Option<String>,
 }
 
 /// The RDS API calls resolution needs.
@@ -164,6 +166,13 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         }
     }
 
+    /// The endpoint of a DB instance (shared within the run).
+    pub async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
+        self.instances
+            .get(id.to_string(), || self.rds.instance_endpoint(id))
+            .await
+    }
+
     /// Members of a cluster (shared within the run).
     pub async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
         self.clusters.get(id.to_string(), || self.rds.cluster_members(id)).await
@@ -215,10 +224,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     }
 
     async fn instance(&self, id: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, ResolveError> {
-        let endpoint = self
-            .instances
-            .get(id.to_string(), || self.rds.instance_endpoint(id))
-            .await?;
+        let endpoint = self.instance_endpoint(id).await?;
         let address = endpoint.address.ok_or_else(|| ResolveError::NoEndpoint {
             kind: "DB instance",
             id: id.to_string(),
@@ -259,141 +265,9 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
 }
 
 #[cfg(test)]
-pub(crate) mod fakes {
-    //! In-memory stand-ins for the RDS API and DNS, for unit tests only.
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[derive(Default)]
-    pub struct FakeRds {
-        pub clusters: Mutex<HashMap<String, Vec<ClusterMember>>>,
-        pub instances: Mutex<HashMap<String, Endpoint>>,
-        pub proxies: Mutex<HashMap<(String, Option<String>), Endpoint>>,
-        pub calls: AtomicUsize,
-    }
-
-    impl FakeRds {
-        pub fn cluster(&self, id: &str, members: &[(&str, bool)]) {
-            let members = members
-                .iter()
-                .map(|(i, w)| ClusterMember {
-                    instance_id: i.to_string(),
-                    is_writer: *w,
-                })
-                .collect();
-            self.clusters.lock().unwrap().insert(id.into(), members);
-        }
-        pub fn instance(&self, id: &str, address: Option<&str>) {
-            let endpoint = Endpoint {
-                address: address.map(str::to_string),
-                status: "available".into(),
-            };
-            self.instances.lock().unwrap().insert(id.into(), endpoint);
-        }
-        pub fn proxy(&self, name: &str, endpoint: Option<&str>, address: &str) {
-            let ep = Endpoint {
-                address: Some(address.into()),
-                status: "available".into(),
-            };
-            self.proxies
-                .lock()
-                .unwrap()
-                .insert((name.into(), endpoint.map(str::to_string)), ep);
-        }
-    }
-
-    impl RdsDirectory for FakeRds {
-        async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            self.clusters
-                .lock()
-                .unwrap()
-                .get(id)
-                .cloned()
-                .ok_or(RdsError::NotFound {
-                    kind: "DB cluster",
-                    id: id.into(),
-                })
-        }
-        async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            self.instances
-                .lock()
-                .unwrap()
-                .get(id)
-                .cloned()
-                .ok_or(RdsError::NotFound {
-                    kind: "DB instance",
-                    id: id.into(),
-                })
-        }
-        async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            let key = (name.to_string(), endpoint.map(str::to_string));
-            self.proxies
-                .lock()
-                .unwrap()
-                .get(&key)
-                .cloned()
-                .ok_or(RdsError::NotFound {
-                    kind: "RDS Proxy",
-                    id: name.into(),
-                })
-        }
-    }
-
-    #[derive(Default)]
-    pub struct FakeDns {
-        pub records: Mutex<HashMap<String, Vec<IpAddr>>>,
-        pub failing: Mutex<BTreeSet<String>>,
-        pub queries: AtomicUsize,
-    }
-
-    impl FakeDns {
-        pub fn set(&self, name: &str, addrs: &[&str]) {
-            self.records
-                .lock()
-                .unwrap()
-                .insert(name.into(), addrs.iter().map(|a| a.parse().unwrap()).collect());
-        }
-        pub fn fail(&self, name: &str) {
-            self.failing.lock().unwrap().insert(name.into());
-        }
-    }
-
-    impl DnsLookup for FakeDns {
-        async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
-            self.queries.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            if self.failing.lock().unwrap().contains(name) {
-                return Err(DnsError::Failed {
-                    name: name.into(),
-                    message: "timed out".into(),
-                });
-            }
-            let found: BTreeSet<IpAddr> = self
-                .records
-                .lock()
-                .unwrap()
-                .get(name)
-                .into_iter()
-                .flatten()
-                .filter(|ip| families.admits(ip))
-                .copied()
-                .collect();
-            if found.is_empty() {
-                return Err(DnsError::NoSuchName { name: name.into() });
-            }
-            Ok(found)
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::fakes::*;
     use super::*;
+    use crate::fakes::*;
     use std::sync::atomic::Ordering;
 
     fn ips(list: &[&str]) -> BTreeSet<IpAddr> {

@@ -1,0 +1,268 @@
+//! In-memory stand-ins for the RDS API, DNS and ELB, for unit tests only.
+//! (The real adapters are tested against moto in `tests/`.)
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::aws::{ElbError, TargetGroups};
+use crate::resolve::{ClusterMember, DnsError, DnsLookup, Endpoint, RdsDirectory, RdsError};
+use crate::spec::SOURCES_TAG;
+use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
+
+#[derive(Default)]
+pub struct FakeRds {
+    pub clusters: Mutex<HashMap<String, Vec<ClusterMember>>>,
+    pub instances: Mutex<HashMap<String, Endpoint>>,
+    pub proxies: Mutex<HashMap<(String, Option<String>), Endpoint>>,
+    pub calls: AtomicUsize,
+}
+
+impl FakeRds {
+    pub fn cluster(&self, id: &str, members: &[(&str, bool)]) {
+        let members = members
+            .iter()
+            .map(|(i, w)| ClusterMember {
+                instance_id: i.to_string(),
+                is_writer: *w,
+            })
+            .collect();
+        self.clusters.lock().unwrap().insert(id.into(), members);
+    }
+    pub fn member(&self, id: &str, address: &str, cluster: &str) {
+        let endpoint = Endpoint {
+            address: Some(address.into()),
+            status: "available".into(),
+            cluster: Some(cluster.into()),
+        };
+        self.instances.lock().unwrap().insert(id.into(), endpoint);
+    }
+    pub fn instance(&self, id: &str, address: Option<&str>) {
+        let endpoint = Endpoint {
+            address: address.map(str::to_string),
+            status: "available".into(),
+            cluster: None,
+        };
+        self.instances.lock().unwrap().insert(id.into(), endpoint);
+    }
+    pub fn proxy(&self, name: &str, endpoint: Option<&str>, address: &str) {
+        let ep = Endpoint {
+            address: Some(address.into()),
+            status: "available".into(),
+            cluster: None,
+        };
+        self.proxies
+            .lock()
+            .unwrap()
+            .insert((name.into(), endpoint.map(str::to_string)), ep);
+    }
+}
+
+impl RdsDirectory for FakeRds {
+    async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.clusters
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or(RdsError::NotFound {
+                kind: "DB cluster",
+                id: id.into(),
+            })
+    }
+    async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.instances
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or(RdsError::NotFound {
+                kind: "DB instance",
+                id: id.into(),
+            })
+    }
+    async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let key = (name.to_string(), endpoint.map(str::to_string));
+        self.proxies
+            .lock()
+            .unwrap()
+            .get(&key)
+            .cloned()
+            .ok_or(RdsError::NotFound {
+                kind: "RDS Proxy",
+                id: name.into(),
+            })
+    }
+}
+
+#[derive(Default)]
+pub struct FakeDns {
+    pub records: Mutex<HashMap<String, Vec<IpAddr>>>,
+    pub failing: Mutex<BTreeSet<String>>,
+    pub queries: AtomicUsize,
+}
+
+impl FakeDns {
+    pub fn set(&self, name: &str, addrs: &[&str]) {
+        self.records
+            .lock()
+            .unwrap()
+            .insert(name.into(), addrs.iter().map(|a| a.parse().unwrap()).collect());
+    }
+    pub fn fail(&self, name: &str) {
+        self.failing.lock().unwrap().insert(name.into());
+    }
+}
+
+impl DnsLookup for FakeDns {
+    async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        if self.failing.lock().unwrap().contains(name) {
+            return Err(DnsError::Failed {
+                name: name.into(),
+                message: "timed out".into(),
+            });
+        }
+        let found: BTreeSet<IpAddr> = self
+            .records
+            .lock()
+            .unwrap()
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|ip| families.admits(ip))
+            .copied()
+            .collect();
+        if found.is_empty() {
+            return Err(DnsError::NoSuchName { name: name.into() });
+        }
+        Ok(found)
+    }
+}
+
+/// In-memory target groups: every registered target turns healthy at once,
+/// like moto; `fail_register` makes RegisterTargets fail.
+#[derive(Default)]
+pub struct FakeElb {
+    pub groups: Mutex<Vec<TargetGroupInfo>>,
+    pub targets: Mutex<HashMap<String, BTreeMap<Target, TargetHealth>>>,
+    pub mutations: AtomicUsize,
+    pub tag_writes: AtomicUsize,
+    pub fail_register: Mutex<bool>,
+}
+
+impl FakeElb {
+    pub fn group(&self, name: &str, sources: Option<&str>) -> String {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/1");
+        let tags = sources
+            .map(|s| (SOURCES_TAG.to_string(), s.to_string()))
+            .into_iter()
+            .collect();
+        self.groups.lock().unwrap().push(TargetGroupInfo {
+            arn: arn.clone(),
+            name: name.into(),
+            port: Some(5432),
+            target_type: "ip".into(),
+            families: AddressFamilies::V4,
+            tags,
+        });
+        arn
+    }
+    pub fn seed(&self, arn: &str, target: &str) {
+        let t = Target {
+            ip: target.parse().unwrap(),
+            port: 5432,
+        };
+        self.targets
+            .lock()
+            .unwrap()
+            .entry(arn.into())
+            .or_default()
+            .insert(t, TargetHealth::Healthy);
+    }
+    pub fn held(&self, arn: &str) -> Vec<String> {
+        self.targets
+            .lock()
+            .unwrap()
+            .get(arn)
+            .map(|m| m.keys().map(|t| t.ip.to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl TargetGroups for FakeElb {
+    async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
+        Ok(self
+            .groups
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|g| g.tags.contains_key(SOURCES_TAG))
+            .cloned()
+            .collect())
+    }
+    async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
+    }
+    async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        Ok(TargetGroupState {
+            targets: self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default(),
+        })
+    }
+    async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.mutations.fetch_add(1, Ordering::SeqCst);
+        if *self.fail_register.lock().unwrap() {
+            return Err(ElbError {
+                operation: "RegisterTargets",
+                resource: arn.into(),
+                message: "denied".into(),
+            });
+        }
+        let mut all = self.targets.lock().unwrap();
+        for t in targets {
+            all.entry(arn.into()).or_default().insert(*t, TargetHealth::Healthy);
+        }
+        Ok(())
+    }
+    async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.mutations.fetch_add(1, Ordering::SeqCst);
+        let mut all = self.targets.lock().unwrap();
+        for t in targets {
+            all.entry(arn.into()).or_default().remove(t);
+        }
+        Ok(())
+    }
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+        Ok(self
+            .groups
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|g| g.arn == arn)
+            .map(|g| g.tags.clone())
+            .unwrap_or_default())
+    }
+    async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
+        self.tag_writes.fetch_add(1, Ordering::SeqCst);
+        let mut groups = self.groups.lock().unwrap();
+        let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
+        for (k, v) in tags {
+            group.tags.insert(k.to_string(), v.clone());
+        }
+        Ok(())
+    }
+    async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+        let mut groups = self.groups.lock().unwrap();
+        let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
+        for k in keys {
+            group.tags.remove(*k);
+        }
+        Ok(())
+    }
+}
