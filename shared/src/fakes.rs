@@ -148,13 +148,27 @@ impl DnsLookup for FakeDns {
 
 /// In-memory target groups: every registered target turns healthy at once,
 /// like moto; `fail_register` makes RegisterTargets fail.
-#[derive(Default)]
 pub struct FakeElb {
     pub groups: Mutex<Vec<TargetGroupInfo>>,
     pub targets: Mutex<HashMap<String, BTreeMap<Target, TargetHealth>>>,
     pub mutations: AtomicUsize,
     pub tag_writes: AtomicUsize,
     pub fail_register: Mutex<bool>,
+    /// The health newly registered targets get (moto: healthy at once).
+    pub register_health: Mutex<TargetHealth>,
+}
+
+impl Default for FakeElb {
+    fn default() -> Self {
+        FakeElb {
+            groups: Mutex::default(),
+            targets: Mutex::default(),
+            mutations: AtomicUsize::default(),
+            tag_writes: AtomicUsize::default(),
+            fail_register: Mutex::default(),
+            register_health: Mutex::new(TargetHealth::Healthy),
+        }
+    }
 }
 
 impl FakeElb {
@@ -225,8 +239,9 @@ impl TargetGroups for FakeElb {
             });
         }
         let mut all = self.targets.lock().unwrap();
+        let health = self.register_health.lock().unwrap().clone();
         for t in targets {
-            all.entry(arn.into()).or_default().insert(*t, TargetHealth::Healthy);
+            all.entry(arn.into()).or_default().insert(*t, health.clone());
         }
         Ok(())
     }

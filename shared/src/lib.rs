@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod config;
 pub mod custom_resource;
+pub mod deploy;
 pub mod dns;
 pub mod failover;
 #[cfg(test)]

@@ -1,0 +1,395 @@
+//! What the `Custom::NlbTargetSync` resource does on Create, Update and Delete.
+//! The CloudFormation answer itself (always sent, in time, within 4 KB) is the
+//! job of [`crate::custom_resource`]; this module only decides and acts.
+//!
+//! - Create/Update: write the sources (and port) tags on the target group, sync
+//!   it now, optionally wait until every wanted target is healthy.
+//! - Delete: remove this resource's tags and deregister the targets its sources
+//!   account for; everything else on a shared target group stays as it was.
+//!   A missing target group, or an id left by a failed Create, is a success.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use crate::aws::{ElbError, TargetGroups};
+use crate::plan::HoldReason;
+use crate::resolve::{DnsLookup, RdsDirectory, SourceResolver};
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, VIEW_TAG};
+use crate::sync::{Selection, SyncEngine, TargetGroupReport};
+use crate::target::{Target, TargetHealth};
+
+/// The resource's properties, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceSpec {
+    pub target_group_arn: String,
+    pub sources: Vec<Source>,
+    pub port: Option<u16>,
+    /// 0: do not wait for health checks.
+    pub wait_for_healthy: Duration,
+}
+
+impl ResourceSpec {
+    fn sync_spec(&self) -> SyncSpec {
+        SyncSpec {
+            sources: self.sources.clone(),
+            port: self.port,
+        }
+    }
+}
+
+/// A Create or Update that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    /// The target group ARN: stable for the resource, new when the ARN changes.
+    pub physical_id: String,
+    /// Wanted targets now registered, as `ip:port`.
+    pub targets: Vec<String>,
+}
+
+/// Why Create, Update or Delete failed; each message says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error("target group {arn} does not exist in this account and region; check TargetGroupArn")]
+    TargetGroupNotFound { arn: String },
+    #[error("target group {arn} has target type '{target_type}'; Custom::NlbTargetSync needs an 'ip' target group")]
+    NotIpTargetGroup { arn: String, target_type: String },
+    #[error(transparent)]
+    Elb(#[from] ElbError),
+    #[error("sync failed: {}", errors.join(" | "))]
+    SyncFailed { errors: Vec<String> },
+    #[error("after waiting {seconds} s not every target is healthy: {}; check the database security group allows the NLB's subnets on the port, and the health check settings", states.join(", "))]
+    Unhealthy { seconds: u64, states: Vec<String> },
+}
+
+/// Create, or Update on the same target group: tags, sync, optional wait.
+pub async fn deploy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
+    engine: &SyncEngine<T, R, D>,
+    spec: &ResourceSpec,
+    progress: &(impl Fn(&str) + Sync),
+) -> Result<Deployed, DeployError> {
+    let arn = spec.target_group_arn.as_str();
+    progress(&format!("describing target group {arn}"));
+    let info = engine
+        .target_groups
+        .describe(arn)
+        .await?
+        .ok_or_else(|| DeployError::TargetGroupNotFound { arn: arn.into() })?;
+    if info.target_type != "ip" {
+        return Err(DeployError::NotIpTargetGroup {
+            arn: arn.into(),
+            target_type: info.target_type,
+        });
+    }
+    if !engine.options.dry_run {
+        progress("writing the sync tags");
+        let sync_spec = spec.sync_spec();
+        match spec.port {
+            Some(port) => {
+                let tags = [
+                    (SOURCES_TAG, sync_spec.sources_tag_value()),
+                    (PORT_TAG, port.to_string()),
+                ];
+                engine.target_groups.add_tags(arn, &tags).await?;
+            }
+            None => {
+                engine
+                    .target_groups
+                    .add_tags(arn, &[(SOURCES_TAG, sync_spec.sources_tag_value())])
+                    .await?;
+                if info.tags.contains_key(PORT_TAG) {
+                    engine.target_groups.remove_tags(arn, &[PORT_TAG]).await?;
+                }
+            }
+        }
+    }
+    progress("resolving the sources and syncing the target group");
+    let mut report = sync_one(engine, arn).await?;
+    if !spec.wait_for_healthy.is_zero() {
+        let deadline = Instant::now() + spec.wait_for_healthy;
+        wait_until_healthy(engine, arn, &report, deadline, progress).await?;
+        if awaits_replacement(&report) {
+            // The replacements are healthy now: finish make-before-break.
+            progress("removing the targets the new ones replace");
+            report = sync_one(engine, arn).await?;
+        }
+    }
+    let state = engine.target_groups.state(arn).await?;
+    let targets = state
+        .targets
+        .keys()
+        .map(Target::to_string)
+        .filter(|t| report.desired.contains(t))
+        .collect();
+    Ok(Deployed {
+        physical_id: arn.to_string(),
+        targets,
+    })
+}
+
+async fn sync_one<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
+    engine: &SyncEngine<T, R, D>,
+    arn: &str,
+) -> Result<TargetGroupReport, DeployError> {
+    let report = engine.run(&Selection::Only(vec![arn.to_string()])).await;
+    let errors = report.errors();
+    if !errors.is_empty() {
+        return Err(DeployError::SyncFailed { errors });
+    }
+    report.target_groups.into_iter().next().ok_or(DeployError::SyncFailed {
+        errors: vec!["no report".into()],
+    })
+}
+
+fn awaits_replacement(report: &TargetGroupReport) -> bool {
+    let waiting = HoldReason::AwaitingHealthyReplacement.to_string();
+    report.held_back.iter().any(|h| h.reason == waiting)
+}
+
+async fn wait_until_healthy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
+    engine: &SyncEngine<T, R, D>,
+    arn: &str,
+    report: &TargetGroupReport,
+    deadline: Instant,
+    progress: &(impl Fn(&str) + Sync),
+) -> Result<(), DeployError> {
+    let wanted: BTreeSet<&String> = report.desired.iter().collect();
+    let started = Instant::now();
+    loop {
+        let state = engine.target_groups.state(arn).await?;
+        let pending: Vec<String> = state
+            .targets
+            .iter()
+            .filter(|(t, h)| wanted.contains(&t.to_string()) && **h != TargetHealth::Healthy)
+            .map(|(t, h)| format!("{t} {h:?}").to_lowercase())
+            .collect();
+        let registered: BTreeSet<String> = state.targets.keys().map(Target::to_string).collect();
+        let missing = wanted.iter().filter(|w| !registered.contains(**w)).count();
+        if pending.is_empty() && missing == 0 {
+            return Ok(());
+        }
+        progress(&format!(
+            "waiting for {} target(s) to pass health checks",
+            pending.len() + missing
+        ));
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(DeployError::Unhealthy {
+                seconds: started.elapsed().as_secs(),
+                states: pending,
+            });
+        }
+        tokio::time::sleep((deadline - now).min(Duration::from_secs(5))).await;
+    }
+}
+
+/// What Delete did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub deregistered: Vec<String>,
+    /// Why something was left as it was (missing group, unresolvable source...).
+    pub notes: Vec<String>,
+}
+
+/// Delete: idempotent, tolerant of what no longer exists.
+pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
+    engine: &SyncEngine<T, R, D>,
+    physical_id: &str,
+    spec: Option<&ResourceSpec>,
+    progress: &(impl Fn(&str) + Sync),
+) -> Result<Deleted, DeployError> {
+    let mut deleted = Deleted {
+        deregistered: Vec::new(),
+        notes: Vec::new(),
+    };
+    if !physical_id.starts_with("arn:") {
+        deleted.notes.push(format!(
+            "'{physical_id}' is not a target group ARN (left by a failed create): nothing to do"
+        ));
+        return Ok(deleted);
+    }
+    progress(&format!("describing target group {physical_id}"));
+    let Some(info) = engine.target_groups.describe(physical_id).await? else {
+        deleted
+            .notes
+            .push(format!("target group {physical_id} no longer exists"));
+        return Ok(deleted);
+    };
+    let Some(spec) = spec else {
+        deleted
+            .notes
+            .push("the request carries no readable properties: tags and targets left as they are".into());
+        return Ok(deleted);
+    };
+    let ours = spec.sync_spec();
+    let owned = SyncSpec::from_tags(&info.tags)
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.sources == ours.sources);
+    let port = spec.port.or(info.port);
+    if engine.options.dry_run {
+        deleted.notes.push("dry run: nothing changed".into());
+        return Ok(deleted);
+    }
+    if owned {
+        progress("removing the sync tags");
+        let mut keys = vec![SOURCES_TAG, VIEW_TAG];
+        if spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref() {
+            keys.push(PORT_TAG);
+        }
+        engine.target_groups.remove_tags(physical_id, &keys).await?;
+    } else {
+        deleted.notes.push(format!(
+            "the {SOURCES_TAG} tag no longer lists this resource's sources: tags left as they are"
+        ));
+    }
+    let Some(port) = port else { return Ok(deleted) };
+    progress("resolving the sources to find their targets");
+    let resolver = SourceResolver::new(&engine.rds, &engine.dns);
+    let mut ours: BTreeSet<Target> = BTreeSet::new();
+    for source in &spec.sources {
+        match resolver.resolve(source, info.families).await.outcome {
+            Ok(resolution) => ours.extend(resolution.addresses.into_iter().map(|ip| Target { ip, port })),
+            Err(why) => deleted
+                .notes
+                .push(format!("{source}: {why}; its targets, if any, were left registered")),
+        }
+    }
+    let state = engine.target_groups.state(physical_id).await?;
+    let leaving: Vec<Target> = state
+        .targets
+        .iter()
+        .filter(|(t, h)| ours.contains(t) && **h != TargetHealth::Draining)
+        .map(|(t, _)| *t)
+        .collect();
+    if !leaving.is_empty() {
+        progress("deregistering the resource's targets");
+        engine.target_groups.deregister(physical_id, &leaving).await?;
+    }
+    deleted.deregistered = leaving.iter().map(Target::to_string).collect();
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeDns, FakeElb, FakeRds};
+    use crate::sync::SyncOptions;
+
+    fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
+        let rds = FakeRds::default();
+        rds.proxy("px", None, "px.test");
+        rds.proxy("py", None, "py.test");
+        let dns = FakeDns::default();
+        dns.set("px.test", &["10.0.1.9", "10.0.2.9"]);
+        dns.set("py.test", &["10.0.3.9"]);
+        SyncEngine::new(FakeElb::default(), rds, dns, SyncOptions::default())
+    }
+
+    fn spec(arn: &str, sources: &str) -> ResourceSpec {
+        ResourceSpec {
+            target_group_arn: arn.into(),
+            sources: crate::spec::parse_sources(sources).unwrap(),
+            port: None,
+            wait_for_healthy: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn create_writes_tags_and_fills_the_group() {
+        let e = engine();
+        let arn = e.target_groups.group("db", None);
+        let mut s = spec(&arn, "rds-proxy:px");
+        s.port = Some(6432);
+        let done = deploy(&e, &s, &|_| {}).await.unwrap();
+        assert_eq!(done.physical_id, arn);
+        assert_eq!(done.targets, vec!["10.0.1.9:6432", "10.0.2.9:6432"]);
+        let tags = e.target_groups.tags(&arn).await.unwrap();
+        assert_eq!(tags[SOURCES_TAG], "rds-proxy:px");
+        assert_eq!(tags[PORT_TAG], "6432");
+    }
+
+    #[tokio::test]
+    async fn update_with_new_sources_replaces_targets_once_healthy() {
+        let e = engine();
+        let arn = e.target_groups.group("db", None);
+        deploy(&e, &spec(&arn, "rds-proxy:px"), &|_| {}).await.unwrap();
+        let mut s = spec(&arn, "rds-proxy:py");
+        s.wait_for_healthy = Duration::from_secs(5);
+        let done = deploy(&e, &s, &|_| {}).await.unwrap();
+        assert_eq!(done.targets, vec!["10.0.3.9:5432"]);
+        assert_eq!(e.target_groups.held(&arn), vec!["10.0.3.9"]);
+    }
+
+    #[tokio::test]
+    async fn create_errors_say_what_to_fix() {
+        let e = engine();
+        let err = deploy(
+            &e,
+            &spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"),
+            &|_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("does not exist") && err.to_string().contains("TargetGroupArn"));
+        let arn = e.target_groups.group("db", None);
+        let err = deploy(&e, &spec(&arn, "rds-proxy:nope"), &|_| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RDS Proxy 'nope' does not exist"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unhealthy_targets_fail_the_wait_with_their_states() {
+        let e = engine();
+        let arn = e.target_groups.group("db", None);
+        *e.target_groups.register_health.lock().unwrap() = TargetHealth::Unhealthy;
+        let mut s = spec(&arn, "rds-proxy:px");
+        s.wait_for_healthy = Duration::from_millis(50);
+        let err = deploy(&e, &s, &|_| {}).await.unwrap_err().to_string();
+        assert!(
+            err.contains("10.0.1.9:5432 unhealthy") && err.contains("security group"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_removes_only_its_tags_and_targets() {
+        let e = engine();
+        let arn = e.target_groups.group("db", None);
+        e.target_groups.seed(&arn, "10.7.7.7");
+        e.target_groups
+            .add_tags(&arn, &[("team", "data".into())])
+            .await
+            .unwrap();
+        deploy(&e, &spec(&arn, "rds-proxy:px"), &|_| {}).await.unwrap();
+        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(done.deregistered, vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
+        assert_eq!(e.target_groups.held(&arn), vec!["10.7.7.7"]);
+        let tags = e.target_groups.tags(&arn).await.unwrap();
+        assert_eq!(tags.keys().collect::<Vec<_>>(), vec!["team"]);
+        // Again: idempotent.
+        let again = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {})
+            .await
+            .unwrap();
+        assert!(again.deregistered.is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_tolerates_what_does_not_exist() {
+        let e = engine();
+        let gone = delete(&e, "arn:aws:elasticloadbalancing:x:1:targetgroup/gone/1", None, &|_| {})
+            .await
+            .unwrap();
+        assert!(gone.notes[0].contains("no longer exists"));
+        let failed = delete(&e, "failed-create-123", None, &|_| {}).await.unwrap();
+        assert!(failed.notes[0].contains("failed create"));
+        let arn = e.target_groups.group("db", None);
+        let unresolvable = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {})
+            .await
+            .unwrap();
+        assert!(unresolvable.notes.iter().any(|n| n.contains("rds-proxy:nope")));
+    }
+}
