@@ -23,10 +23,7 @@ pub async fn load_config() -> aws_config::SdkConfig {
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(10))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// Text for an SDK error: the service's code and message, and what to do about it.
@@ -59,35 +56,27 @@ pub struct RdsApi {
 
 impl RdsApi {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        RdsApi {
-            client: rds::Client::new(config),
-        }
+        RdsApi { client: rds::Client::new(config) }
     }
 }
 
 impl RdsDirectory for RdsApi {
     async fn cluster_members(&self, cluster_id: &str) -> Result<Vec<ClusterMember>, RdsError> {
-        let out = self
-            .client
-            .describe_db_clusters()
-            .db_cluster_identifier(cluster_id)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_db_cluster_not_found_fault() => RdsError::NotFound {
-                    kind: "DB cluster",
-                    id: cluster_id.into(),
-                },
-                _ => RdsError::Api {
-                    operation: "DescribeDBClusters",
-                    resource: cluster_id.into(),
-                    message: describe(&e, "RDS"),
-                },
+        let out =
+            self.client.describe_db_clusters().db_cluster_identifier(cluster_id).send().await.map_err(|e| {
+                match e.as_service_error() {
+                    Some(s) if s.is_db_cluster_not_found_fault() => {
+                        RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() }
+                    }
+                    _ => RdsError::Api {
+                        operation: "DescribeDBClusters",
+                        resource: cluster_id.into(),
+                        message: describe(&e, "RDS"),
+                    },
+                }
             })?;
-        let cluster = out.db_clusters().first().ok_or(RdsError::NotFound {
-            kind: "DB cluster",
-            id: cluster_id.into(),
-        })?;
+        let cluster =
+            out.db_clusters().first().ok_or(RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() })?;
         Ok(cluster
             .db_cluster_members()
             .iter()
@@ -101,27 +90,20 @@ impl RdsDirectory for RdsApi {
     }
 
     async fn instance_endpoint(&self, instance_id: &str) -> Result<Endpoint, RdsError> {
-        let out = self
-            .client
-            .describe_db_instances()
-            .db_instance_identifier(instance_id)
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_db_instance_not_found_fault() => RdsError::NotFound {
-                    kind: "DB instance",
-                    id: instance_id.into(),
-                },
+        let out = self.client.describe_db_instances().db_instance_identifier(instance_id).send().await.map_err(
+            |e| match e.as_service_error() {
+                Some(s) if s.is_db_instance_not_found_fault() => {
+                    RdsError::NotFound { kind: "DB instance", id: instance_id.into() }
+                }
                 _ => RdsError::Api {
                     operation: "DescribeDBInstances",
                     resource: instance_id.into(),
                     message: describe(&e, "RDS"),
                 },
-            })?;
-        let instance = out.db_instances().first().ok_or(RdsError::NotFound {
-            kind: "DB instance",
-            id: instance_id.into(),
-        })?;
+            },
+        )?;
+        let instance =
+            out.db_instances().first().ok_or(RdsError::NotFound { kind: "DB instance", id: instance_id.into() })?;
         Ok(Endpoint {
             address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
             status: instance.db_instance_status().unwrap_or("unknown").to_string(),
@@ -131,33 +113,22 @@ impl RdsDirectory for RdsApi {
 
     async fn proxy_endpoint(&self, proxy: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
         let Some(endpoint_name) = endpoint else {
-            let out = self
-                .client
-                .describe_db_proxies()
-                .db_proxy_name(proxy)
-                .send()
-                .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if s.is_db_proxy_not_found_fault() => RdsError::NotFound {
-                        kind: "RDS Proxy",
-                        id: proxy.into(),
-                    },
+            let out = self.client.describe_db_proxies().db_proxy_name(proxy).send().await.map_err(|e| {
+                match e.as_service_error() {
+                    Some(s) if s.is_db_proxy_not_found_fault() => {
+                        RdsError::NotFound { kind: "RDS Proxy", id: proxy.into() }
+                    }
                     _ => RdsError::Api {
                         operation: "DescribeDBProxies",
                         resource: proxy.into(),
                         message: describe(&e, "RDS"),
                     },
-                })?;
-            let found = out.db_proxies().first().ok_or(RdsError::NotFound {
-                kind: "RDS Proxy",
-                id: proxy.into(),
+                }
             })?;
+            let found = out.db_proxies().first().ok_or(RdsError::NotFound { kind: "RDS Proxy", id: proxy.into() })?;
             return Ok(Endpoint {
                 address: found.endpoint().map(str::to_string),
-                status: found
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".into()),
+                status: found.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
                 cluster: None,
             });
         };
@@ -170,30 +141,22 @@ impl RdsDirectory for RdsApi {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(s) if s.is_db_proxy_not_found_fault() => RdsError::NotFound {
-                    kind: "RDS Proxy",
-                    id: proxy.into(),
-                },
-                Some(s) if s.is_db_proxy_endpoint_not_found_fault() => RdsError::NotFound {
-                    kind: "RDS Proxy endpoint",
-                    id: id.clone(),
-                },
+                Some(s) if s.is_db_proxy_not_found_fault() => {
+                    RdsError::NotFound { kind: "RDS Proxy", id: proxy.into() }
+                }
+                Some(s) if s.is_db_proxy_endpoint_not_found_fault() => {
+                    RdsError::NotFound { kind: "RDS Proxy endpoint", id: id.clone() }
+                }
                 _ => RdsError::Api {
                     operation: "DescribeDBProxyEndpoints",
                     resource: id.clone(),
                     message: describe(&e, "RDS"),
                 },
             })?;
-        let found = out.db_proxy_endpoints().first().ok_or(RdsError::NotFound {
-            kind: "RDS Proxy endpoint",
-            id,
-        })?;
+        let found = out.db_proxy_endpoints().first().ok_or(RdsError::NotFound { kind: "RDS Proxy endpoint", id })?;
         Ok(Endpoint {
             address: found.endpoint().map(str::to_string),
-            status: found
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            status: found.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
             cluster: None,
         })
     }
@@ -238,9 +201,7 @@ const TARGETS_PER_CALL: usize = 100;
 
 impl ElbTargetGroups {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        ElbTargetGroups {
-            client: elb::Client::new(config),
-        }
+        ElbTargetGroups { client: elb::Client::new(config) }
     }
 
     fn elb_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ElbError
@@ -248,11 +209,7 @@ impl ElbTargetGroups {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        ElbError {
-            operation,
-            resource: resource.to_string(),
-            message: describe(&err, "Elastic Load Balancing"),
-        }
+        ElbError { operation, resource: resource.to_string(), message: describe(&err, "Elastic Load Balancing") }
     }
 
     async fn tags_of(&self, arns: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, ElbError> {
@@ -282,10 +239,7 @@ impl ElbTargetGroups {
             arn: group.target_group_arn().unwrap_or_default().to_string(),
             name: group.target_group_name().unwrap_or_default().to_string(),
             port: group.port().and_then(|p| u16::try_from(p).ok()),
-            target_type: group
-                .target_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(|| "instance".into()),
+            target_type: group.target_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "instance".into()),
             families: AddressFamilies::from_ip_address_type(group.ip_address_type().map(|t| t.as_str())),
             tags,
         }
@@ -294,12 +248,7 @@ impl ElbTargetGroups {
     fn descriptions(targets: &[Target]) -> Vec<TargetDescription> {
         targets
             .iter()
-            .map(|t| {
-                TargetDescription::builder()
-                    .id(t.ip.to_string())
-                    .port(i32::from(t.port))
-                    .build()
-            })
+            .map(|t| TargetDescription::builder().id(t.ip.to_string()).port(i32::from(t.port)).build())
             .collect()
     }
 }
@@ -307,20 +256,12 @@ impl ElbTargetGroups {
 impl TargetGroups for ElbTargetGroups {
     async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
         let mut groups = Vec::new();
-        let mut pages = self
-            .client
-            .describe_target_groups()
-            .page_size(400)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.describe_target_groups().page_size(400).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Self::elb_error("DescribeTargetGroups", "the account's target groups", e))?;
             groups.extend(page.target_groups().iter().cloned());
         }
-        let arns: Vec<String> = groups
-            .iter()
-            .filter_map(|g| g.target_group_arn().map(str::to_string))
-            .collect();
+        let arns: Vec<String> = groups.iter().filter_map(|g| g.target_group_arn().map(str::to_string)).collect();
         let mut tags = self.tags_of(&arns).await?;
         Ok(groups
             .iter()
@@ -334,10 +275,7 @@ impl TargetGroups for ElbTargetGroups {
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
         let resp = match self.client.describe_target_groups().target_group_arns(arn).send().await {
             Ok(resp) => resp,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_target_group_not_found_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
                 return Ok(None);
             }
             Err(e) => return Err(Self::elb_error("DescribeTargetGroups", arn, e)),
@@ -361,11 +299,7 @@ impl TargetGroups for ElbTargetGroups {
             let target = d.target()?;
             let ip: IpAddr = target.id()?.parse().ok()?;
             let port = u16::try_from(target.port()?).ok()?;
-            let state = d
-                .target_health()
-                .and_then(|h| h.state())
-                .map(|s| s.as_str())
-                .unwrap_or("unknown");
+            let state = d.target_health().and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("unknown");
             Some((Target { ip, port }, TargetHealth::from_api(state)))
         });
         Ok(TargetGroupState::new(targets))
@@ -401,10 +335,7 @@ impl TargetGroups for ElbTargetGroups {
     }
 
     async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| elb::types::Tag::builder().key(*k).value(v).build())
-            .collect();
+        let tags = tags.iter().map(|(k, v)| elb::types::Tag::builder().key(*k).value(v).build()).collect();
         self.client
             .add_tags()
             .resource_arns(arn)

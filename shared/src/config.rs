@@ -65,11 +65,7 @@ impl Settings {
             Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
             Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
             Some(value) => {
-                return Err(ConfigError {
-                    variable: "NLB_SYNC_DRY_RUN",
-                    value,
-                    expected: "true or false",
-                });
+                return Err(ConfigError { variable: "NLB_SYNC_DRY_RUN", value, expected: "true or false" });
             }
         };
         Ok(Settings {
@@ -101,14 +97,7 @@ pub fn watch_from_env() -> Result<(Duration, Duration), ConfigError> {
 
 fn watch_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<(Duration, Duration), ConfigError> {
     let watch = number_var(&get, "NLB_SYNC_WATCH_SECONDS", 120, 1, 900, "seconds from 1 to 900")?;
-    let recheck = number_var(
-        &get,
-        "NLB_SYNC_RECHECK_MS",
-        2000,
-        100,
-        60_000,
-        "milliseconds from 100 to 60000",
-    )?;
+    let recheck = number_var(&get, "NLB_SYNC_RECHECK_MS", 2000, 100, 60_000, "milliseconds from 100 to 60000")?;
     Ok((Duration::from_secs(watch), Duration::from_millis(recheck)))
 }
 
@@ -124,11 +113,7 @@ fn number_var(
         None => Ok(default),
         Some(value) => match value.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError {
-                variable,
-                value,
-                expected,
-            }),
+            _ => Err(ConfigError { variable, value, expected }),
         },
     }
 }
@@ -138,12 +123,7 @@ pub async fn engine_from_env() -> Result<AwsSyncEngine, String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
     let config = load_config().await;
-    Ok(SyncEngine::new(
-        ElbTargetGroups::new(&config),
-        RdsApi::new(&config),
-        dns,
-        settings.options,
-    ))
+    Ok(SyncEngine::new(ElbTargetGroups::new(&config), RdsApi::new(&config), dns, settings.options))
 }
 
 #[cfg(test)]
@@ -160,22 +140,14 @@ mod tests {
     fn defaults() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.name_server, NameServer::System);
-        assert_eq!(
-            s.options,
-            SyncOptions {
-                dry_run: false,
-                concurrency: 8
-            }
-        );
+        assert_eq!(s.options, SyncOptions { dry_run: false, concurrency: 8 });
         assert_eq!(s.dns_timeout, Duration::from_secs(2));
     }
 
     #[test]
     fn dns_server_with_and_without_port() {
         assert_eq!(
-            settings(&[("NLB_SYNC_DNS_SERVER", "127.0.0.1:5353")])
-                .unwrap()
-                .name_server,
+            settings(&[("NLB_SYNC_DNS_SERVER", "127.0.0.1:5353")]).unwrap().name_server,
             NameServer::At("127.0.0.1:5353".parse().unwrap())
         );
         assert_eq!(
@@ -205,16 +177,8 @@ mod tests {
     #[test]
     fn watch_settings() {
         let none = |_: &str| None;
-        assert_eq!(
-            watch_from_lookup(none).unwrap(),
-            (Duration::from_secs(120), Duration::from_millis(2000))
-        );
+        assert_eq!(watch_from_lookup(none).unwrap(), (Duration::from_secs(120), Duration::from_millis(2000)));
         let bad = |k: &str| (k == "NLB_SYNC_RECHECK_MS").then(|| "5".to_string());
-        assert!(
-            watch_from_lookup(bad)
-                .unwrap_err()
-                .to_string()
-                .contains("NLB_SYNC_RECHECK_MS")
-        );
+        assert!(watch_from_lookup(bad).unwrap_err().to_string().contains("NLB_SYNC_RECHECK_MS"));
     }
 }

@@ -11,10 +11,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use serde_json::{Map, Value};
+
 use crate::aws::{ElbError, TargetGroups};
+use crate::custom_resource::{PropertyError, optional, prop_str, prop_string_list, prop_u16, prop_u64};
 use crate::plan::HoldReason;
 use crate::resolve::{DnsLookup, RdsDirectory, SourceResolver};
-use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, VIEW_TAG};
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, VIEW_TAG, parse_sources};
 use crate::sync::{Selection, SyncEngine, TargetGroupReport};
 use crate::target::{Target, TargetHealth};
 
@@ -29,11 +32,40 @@ pub struct ResourceSpec {
 }
 
 impl ResourceSpec {
-    fn sync_spec(&self) -> SyncSpec {
-        SyncSpec {
-            sources: self.sources.clone(),
-            port: self.port,
+    /// Reads `TargetGroupArn`, `Sources` (a list, or one space-separated string),
+    /// `Port` and `WaitForHealthySeconds`; values may arrive as strings.
+    pub fn from_properties(props: &Map<String, Value>) -> Result<ResourceSpec, PropertyError> {
+        let target_group_arn = prop_str(props, "TargetGroupArn")?;
+        if !target_group_arn.starts_with("arn:") || !target_group_arn.contains(":targetgroup/") {
+            return Err(PropertyError {
+                property: "TargetGroupArn".into(),
+                problem: format!(
+                    "expected a target group ARN (arn:...:targetgroup/name/id), got \"{target_group_arn}\""
+                ),
+            });
         }
+        let tokens = prop_string_list(props, "Sources")?;
+        let sources = parse_sources(&tokens.join(" "))
+            .map_err(|e| PropertyError { property: "Sources".into(), problem: e.to_string() })?;
+        let port = optional(props, "Port", prop_u16)?;
+        if port == Some(0) {
+            return Err(PropertyError {
+                property: "Port".into(),
+                problem: "expected a port from 1 to 65535, got 0".into(),
+            });
+        }
+        let wait = optional(props, "WaitForHealthySeconds", prop_u64)?.unwrap_or(0);
+        if wait > 3600 {
+            return Err(PropertyError {
+                property: "WaitForHealthySeconds".into(),
+                problem: format!("expected at most 3600 seconds, got {wait}"),
+            });
+        }
+        Ok(ResourceSpec { target_group_arn, sources, port, wait_for_healthy: Duration::from_secs(wait) })
+    }
+
+    fn sync_spec(&self) -> SyncSpec {
+        SyncSpec { sources: self.sources.clone(), port: self.port }
     }
 }
 
@@ -53,6 +85,11 @@ pub enum DeployError {
     TargetGroupNotFound { arn: String },
     #[error("target group {arn} has target type '{target_type}'; Custom::NlbTargetSync needs an 'ip' target group")]
     NotIpTargetGroup { arn: String, target_type: String },
+    #[error(
+        "target group {arn} is already synced from other sources ({SOURCES_TAG} = '{existing}'); \
+         use another target group, or remove the tag if nothing manages it any more"
+    )]
+    AlreadyManaged { arn: String, existing: String },
     #[error(transparent)]
     Elb(#[from] ElbError),
     #[error("sync failed: {}", errors.join(" | "))]
@@ -61,10 +98,13 @@ pub enum DeployError {
     Unhealthy { seconds: u64, states: Vec<String> },
 }
 
-/// Create, or Update on the same target group: tags, sync, optional wait.
+/// Create, or Update: tags, sync, optional wait. `previous` is the resource's
+/// spec before an Update: a target group may already carry those sources (or
+/// these), but not someone else's.
 pub async fn deploy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     engine: &SyncEngine<T, R, D>,
     spec: &ResourceSpec,
+    previous: Option<&ResourceSpec>,
     progress: &(impl Fn(&str) + Sync),
 ) -> Result<Deployed, DeployError> {
     let arn = spec.target_group_arn.as_str();
@@ -75,27 +115,24 @@ pub async fn deploy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         .await?
         .ok_or_else(|| DeployError::TargetGroupNotFound { arn: arn.into() })?;
     if info.target_type != "ip" {
-        return Err(DeployError::NotIpTargetGroup {
-            arn: arn.into(),
-            target_type: info.target_type,
-        });
+        return Err(DeployError::NotIpTargetGroup { arn: arn.into(), target_type: info.target_type });
+    }
+    if let Some(existing) = info.tags.get(SOURCES_TAG) {
+        let same = |other: &ResourceSpec| parse_sources(existing).is_ok_and(|s| s == other.sources);
+        if !same(spec) && !previous.is_some_and(same) {
+            return Err(DeployError::AlreadyManaged { arn: arn.into(), existing: existing.clone() });
+        }
     }
     if !engine.options.dry_run {
         progress("writing the sync tags");
         let sync_spec = spec.sync_spec();
         match spec.port {
             Some(port) => {
-                let tags = [
-                    (SOURCES_TAG, sync_spec.sources_tag_value()),
-                    (PORT_TAG, port.to_string()),
-                ];
+                let tags = [(SOURCES_TAG, sync_spec.sources_tag_value()), (PORT_TAG, port.to_string())];
                 engine.target_groups.add_tags(arn, &tags).await?;
             }
             None => {
-                engine
-                    .target_groups
-                    .add_tags(arn, &[(SOURCES_TAG, sync_spec.sources_tag_value())])
-                    .await?;
+                engine.target_groups.add_tags(arn, &[(SOURCES_TAG, sync_spec.sources_tag_value())]).await?;
                 if info.tags.contains_key(PORT_TAG) {
                     engine.target_groups.remove_tags(arn, &[PORT_TAG]).await?;
                 }
@@ -114,16 +151,8 @@ pub async fn deploy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         }
     }
     let state = engine.target_groups.state(arn).await?;
-    let targets = state
-        .targets
-        .keys()
-        .map(Target::to_string)
-        .filter(|t| report.desired.contains(t))
-        .collect();
-    Ok(Deployed {
-        physical_id: arn.to_string(),
-        targets,
-    })
+    let targets = state.targets.keys().map(Target::to_string).filter(|t| report.desired.contains(t)).collect();
+    Ok(Deployed { physical_id: arn.to_string(), targets })
 }
 
 async fn sync_one<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
@@ -135,9 +164,7 @@ async fn sync_one<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     if !errors.is_empty() {
         return Err(DeployError::SyncFailed { errors });
     }
-    report.target_groups.into_iter().next().ok_or(DeployError::SyncFailed {
-        errors: vec!["no report".into()],
-    })
+    report.target_groups.into_iter().next().ok_or(DeployError::SyncFailed { errors: vec!["no report".into()] })
 }
 
 fn awaits_replacement(report: &TargetGroupReport) -> bool {
@@ -167,16 +194,10 @@ async fn wait_until_healthy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         if pending.is_empty() && missing == 0 {
             return Ok(());
         }
-        progress(&format!(
-            "waiting for {} target(s) to pass health checks",
-            pending.len() + missing
-        ));
+        progress(&format!("waiting for {} target(s) to pass health checks", pending.len() + missing));
         let now = Instant::now();
         if now >= deadline {
-            return Err(DeployError::Unhealthy {
-                seconds: started.elapsed().as_secs(),
-                states: pending,
-            });
+            return Err(DeployError::Unhealthy { seconds: started.elapsed().as_secs(), states: pending });
         }
         tokio::time::sleep((deadline - now).min(Duration::from_secs(5))).await;
     }
@@ -197,34 +218,24 @@ pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     spec: Option<&ResourceSpec>,
     progress: &(impl Fn(&str) + Sync),
 ) -> Result<Deleted, DeployError> {
-    let mut deleted = Deleted {
-        deregistered: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut deleted = Deleted { deregistered: Vec::new(), notes: Vec::new() };
     if !physical_id.starts_with("arn:") {
-        deleted.notes.push(format!(
-            "'{physical_id}' is not a target group ARN (left by a failed create): nothing to do"
-        ));
+        deleted
+            .notes
+            .push(format!("'{physical_id}' is not a target group ARN (left by a failed create): nothing to do"));
         return Ok(deleted);
     }
     progress(&format!("describing target group {physical_id}"));
     let Some(info) = engine.target_groups.describe(physical_id).await? else {
-        deleted
-            .notes
-            .push(format!("target group {physical_id} no longer exists"));
+        deleted.notes.push(format!("target group {physical_id} no longer exists"));
         return Ok(deleted);
     };
     let Some(spec) = spec else {
-        deleted
-            .notes
-            .push("the request carries no readable properties: tags and targets left as they are".into());
+        deleted.notes.push("the request carries no readable properties: tags and targets left as they are".into());
         return Ok(deleted);
     };
     let ours = spec.sync_spec();
-    let owned = SyncSpec::from_tags(&info.tags)
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.sources == ours.sources);
+    let owned = SyncSpec::from_tags(&info.tags).ok().flatten().is_some_and(|s| s.sources == ours.sources);
     let port = spec.port.or(info.port);
     if engine.options.dry_run {
         deleted.notes.push("dry run: nothing changed".into());
@@ -238,9 +249,9 @@ pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         }
         engine.target_groups.remove_tags(physical_id, &keys).await?;
     } else {
-        deleted.notes.push(format!(
-            "the {SOURCES_TAG} tag no longer lists this resource's sources: tags left as they are"
-        ));
+        deleted
+            .notes
+            .push(format!("the {SOURCES_TAG} tag no longer lists this resource's sources: tags left as they are"));
     }
     let Some(port) = port else { return Ok(deleted) };
     progress("resolving the sources to find their targets");
@@ -249,9 +260,7 @@ pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     for source in &spec.sources {
         match resolver.resolve(source, info.families).await.outcome {
             Ok(resolution) => ours.extend(resolution.addresses.into_iter().map(|ip| Target { ip, port })),
-            Err(why) => deleted
-                .notes
-                .push(format!("{source}: {why}; its targets, if any, were left registered")),
+            Err(why) => deleted.notes.push(format!("{source}: {why}; its targets, if any, were left registered")),
         }
     }
     let state = engine.target_groups.state(physical_id).await?;
@@ -300,7 +309,7 @@ mod tests {
         let arn = e.target_groups.group("db", None);
         let mut s = spec(&arn, "rds-proxy:px");
         s.port = Some(6432);
-        let done = deploy(&e, &s, &|_| {}).await.unwrap();
+        let done = deploy(&e, &s, None, &|_| {}).await.unwrap();
         assert_eq!(done.physical_id, arn);
         assert_eq!(done.targets, vec!["10.0.1.9:6432", "10.0.2.9:6432"]);
         let tags = e.target_groups.tags(&arn).await.unwrap();
@@ -312,10 +321,10 @@ mod tests {
     async fn update_with_new_sources_replaces_targets_once_healthy() {
         let e = engine();
         let arn = e.target_groups.group("db", None);
-        deploy(&e, &spec(&arn, "rds-proxy:px"), &|_| {}).await.unwrap();
+        deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
         let mut s = spec(&arn, "rds-proxy:py");
         s.wait_for_healthy = Duration::from_secs(5);
-        let done = deploy(&e, &s, &|_| {}).await.unwrap();
+        let done = deploy(&e, &s, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
         assert_eq!(done.targets, vec!["10.0.3.9:5432"]);
         assert_eq!(e.target_groups.held(&arn), vec!["10.0.3.9"]);
     }
@@ -323,19 +332,13 @@ mod tests {
     #[tokio::test]
     async fn create_errors_say_what_to_fix() {
         let e = engine();
-        let err = deploy(
-            &e,
-            &spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"),
-            &|_| {},
-        )
-        .await
-        .unwrap_err();
+        let err =
+            deploy(&e, &spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"), None, &|_| {})
+                .await
+                .unwrap_err();
         assert!(err.to_string().contains("does not exist") && err.to_string().contains("TargetGroupArn"));
         let arn = e.target_groups.group("db", None);
-        let err = deploy(&e, &spec(&arn, "rds-proxy:nope"), &|_| {})
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = deploy(&e, &spec(&arn, "rds-proxy:nope"), None, &|_| {}).await.unwrap_err().to_string();
         assert!(err.contains("RDS Proxy 'nope' does not exist"), "{err}");
     }
 
@@ -346,11 +349,8 @@ mod tests {
         *e.target_groups.register_health.lock().unwrap() = TargetHealth::Unhealthy;
         let mut s = spec(&arn, "rds-proxy:px");
         s.wait_for_healthy = Duration::from_millis(50);
-        let err = deploy(&e, &s, &|_| {}).await.unwrap_err().to_string();
-        assert!(
-            err.contains("10.0.1.9:5432 unhealthy") && err.contains("security group"),
-            "{err}"
-        );
+        let err = deploy(&e, &s, None, &|_| {}).await.unwrap_err().to_string();
+        assert!(err.contains("10.0.1.9:5432 unhealthy") && err.contains("security group"), "{err}");
     }
 
     #[tokio::test]
@@ -358,38 +358,69 @@ mod tests {
         let e = engine();
         let arn = e.target_groups.group("db", None);
         e.target_groups.seed(&arn, "10.7.7.7");
-        e.target_groups
-            .add_tags(&arn, &[("team", "data".into())])
-            .await
-            .unwrap();
-        deploy(&e, &spec(&arn, "rds-proxy:px"), &|_| {}).await.unwrap();
-        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {})
-            .await
-            .unwrap();
+        e.target_groups.add_tags(&arn, &[("team", "data".into())]).await.unwrap();
+        deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
         assert_eq!(done.deregistered, vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
         assert_eq!(e.target_groups.held(&arn), vec!["10.7.7.7"]);
         let tags = e.target_groups.tags(&arn).await.unwrap();
         assert_eq!(tags.keys().collect::<Vec<_>>(), vec!["team"]);
         // Again: idempotent.
-        let again = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {})
-            .await
-            .unwrap();
+        let again = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
         assert!(again.deregistered.is_empty());
     }
 
     #[tokio::test]
     async fn delete_tolerates_what_does_not_exist() {
         let e = engine();
-        let gone = delete(&e, "arn:aws:elasticloadbalancing:x:1:targetgroup/gone/1", None, &|_| {})
-            .await
-            .unwrap();
+        let gone = delete(&e, "arn:aws:elasticloadbalancing:x:1:targetgroup/gone/1", None, &|_| {}).await.unwrap();
         assert!(gone.notes[0].contains("no longer exists"));
         let failed = delete(&e, "failed-create-123", None, &|_| {}).await.unwrap();
         assert!(failed.notes[0].contains("failed create"));
         let arn = e.target_groups.group("db", None);
-        let unresolvable = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {})
-            .await
-            .unwrap();
+        let unresolvable = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {}).await.unwrap();
         assert!(unresolvable.notes.iter().any(|n| n.contains("rds-proxy:nope")));
+    }
+
+    #[tokio::test]
+    async fn create_refuses_a_group_synced_from_other_sources() {
+        let e = engine();
+        let arn = e.target_groups.group("db", Some("rds-proxy:py"));
+        let err = deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap_err().to_string();
+        assert!(err.contains("already synced from other sources") && err.contains("rds-proxy:py"), "{err}");
+        assert!(e.target_groups.held(&arn).is_empty());
+        // Re-applying the same sources (a retried Create) is fine.
+        deploy(&e, &spec(&arn, "rds-proxy:py"), None, &|_| {}).await.unwrap();
+    }
+
+    #[test]
+    fn properties_accept_strings_and_lists_and_name_what_is_wrong() {
+        let props = |v: Value| v.as_object().unwrap().clone();
+        let arn = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/db/1";
+        let s = ResourceSpec::from_properties(&props(serde_json::json!({
+            "ServiceToken": "x", "TargetGroupArn": arn, "Sources": "rds-proxy:p rds-cluster:c:readers",
+            "Port": "5432", "WaitForHealthySeconds": "30"
+        })))
+        .unwrap();
+        assert_eq!(s.sources.len(), 2);
+        assert_eq!((s.port, s.wait_for_healthy), (Some(5432), Duration::from_secs(30)));
+        let s =
+            ResourceSpec::from_properties(&props(serde_json::json!({"TargetGroupArn": arn, "Sources": ["dns:a.b"]})))
+                .unwrap();
+        assert_eq!((s.port, s.wait_for_healthy), (None, Duration::ZERO));
+        for (bad, needle) in [
+            (serde_json::json!({"Sources": ["dns:a.b"]}), "TargetGroupArn"),
+            (serde_json::json!({"TargetGroupArn": "tg-1", "Sources": ["dns:a.b"]}), "expected a target group ARN"),
+            (serde_json::json!({"TargetGroupArn": arn}), "Sources"),
+            (serde_json::json!({"TargetGroupArn": arn, "Sources": ["rds-clustr:x"]}), "rds-clustr:x"),
+            (serde_json::json!({"TargetGroupArn": arn, "Sources": ["dns:a.b"], "Port": "http"}), "Port"),
+            (
+                serde_json::json!({"TargetGroupArn": arn, "Sources": ["dns:a.b"], "WaitForHealthySeconds": 99999}),
+                "3600",
+            ),
+        ] {
+            let err = ResourceSpec::from_properties(&props(bad)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 }

@@ -47,9 +47,7 @@ impl HickoryDns {
         options.cache_size = 0;
         options.timeout = timeout;
         options.attempts = attempts;
-        let resolver = builder
-            .build()
-            .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+        let resolver = builder.build().map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
         Ok(HickoryDns { resolver })
     }
 
@@ -70,11 +68,7 @@ impl HickoryDns {
 impl DnsLookup for HickoryDns {
     async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
         // A trailing dot makes the name fully qualified: no search-list queries.
-        let fqdn = if name.ends_with('.') {
-            name.to_string()
-        } else {
-            format!("{name}.")
-        };
+        let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
         let (v4, v6) = match families {
             AddressFamilies::V4 => (Some(self.lookup(&fqdn, RecordType::A).await), None),
             AddressFamilies::V6 => (None, Some(self.lookup(&fqdn, RecordType::AAAA).await)),
@@ -90,10 +84,7 @@ impl DnsLookup for HickoryDns {
                 Ok(addrs) => found.extend(addrs),
                 Err(e) => {
                     // A real failure outranks "no such record" when reporting.
-                    if failure
-                        .as_ref()
-                        .is_none_or(|f| f.is_no_records_found() && !e.is_no_records_found())
-                    {
+                    if failure.as_ref().is_none_or(|f| f.is_no_records_found() && !e.is_no_records_found()) {
                         failure = Some(e);
                     }
                 }
@@ -109,14 +100,8 @@ impl DnsLookup for HickoryDns {
         };
         Err(match failure {
             Some(e) if e.is_nx_domain() => DnsError::NoSuchName { name: name.to_string() },
-            Some(e) if !e.is_no_records_found() => DnsError::Failed {
-                name: name.to_string(),
-                message: e.to_string(),
-            },
-            _ => DnsError::NoRecords {
-                name: name.to_string(),
-                families: label,
-            },
+            Some(e) if !e.is_no_records_found() => DnsError::Failed { name: name.to_string(), message: e.to_string() },
+            _ => DnsError::NoRecords { name: name.to_string(), families: label },
         })
     }
 }

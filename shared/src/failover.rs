@@ -50,12 +50,7 @@ pub struct EventRule {
 }
 
 const fn rule(id: &'static str, kind: SourceKind, follow_up: FollowUp, meaning: &'static str) -> EventRule {
-    EventRule {
-        id,
-        kind,
-        follow_up,
-        meaning,
-    }
+    EventRule { id, kind, follow_up, meaning }
 }
 
 use FollowUp::{SyncNow, WatchForChange};
@@ -64,91 +59,26 @@ use SourceKind::{DbCluster, DbInstance, DbProxy};
 /// Every event that can move addresses, in one place. Anything else is logged
 /// and ignored.
 pub const EVENT_RULES: &[EventRule] = &[
-    rule(
-        "RDS-EVENT-0069",
-        DbCluster,
-        SyncNow,
-        "cluster failover failed (the writer may not have moved)",
-    ),
-    rule(
-        "RDS-EVENT-0070",
-        DbCluster,
-        SyncNow,
-        "cluster failover: the promoted instance restarted",
-    ),
+    rule("RDS-EVENT-0069", DbCluster, SyncNow, "cluster failover failed (the writer may not have moved)"),
+    rule("RDS-EVENT-0070", DbCluster, SyncNow, "cluster failover: the promoted instance restarted"),
     rule("RDS-EVENT-0071", DbCluster, SyncNow, "cluster failover completed"),
-    rule(
-        "RDS-EVENT-0072",
-        DbCluster,
-        WatchForChange,
-        "cluster failover started in the same AZ",
-    ),
-    rule(
-        "RDS-EVENT-0073",
-        DbCluster,
-        WatchForChange,
-        "cluster failover started across AZs",
-    ),
-    rule(
-        "RDS-EVENT-0013",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ instance failover started",
-    ),
-    rule(
-        "RDS-EVENT-0015",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ failover completed; DNS may take minutes",
-    ),
-    rule(
-        "RDS-EVENT-0049",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ instance failover completed",
-    ),
-    rule(
-        "RDS-EVENT-0050",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ activation started",
-    ),
-    rule(
-        "RDS-EVENT-0051",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ activation completed",
-    ),
-    rule(
-        "RDS-EVENT-0065",
-        DbInstance,
-        WatchForChange,
-        "recovered from a partial failover",
-    ),
+    rule("RDS-EVENT-0072", DbCluster, WatchForChange, "cluster failover started in the same AZ"),
+    rule("RDS-EVENT-0073", DbCluster, WatchForChange, "cluster failover started across AZs"),
+    rule("RDS-EVENT-0013", DbInstance, WatchForChange, "Multi-AZ instance failover started"),
+    rule("RDS-EVENT-0015", DbInstance, WatchForChange, "Multi-AZ failover completed; DNS may take minutes"),
+    rule("RDS-EVENT-0049", DbInstance, WatchForChange, "Multi-AZ instance failover completed"),
+    rule("RDS-EVENT-0050", DbInstance, WatchForChange, "Multi-AZ activation started"),
+    rule("RDS-EVENT-0051", DbInstance, WatchForChange, "Multi-AZ activation completed"),
+    rule("RDS-EVENT-0065", DbInstance, WatchForChange, "recovered from a partial failover"),
     rule("RDS-EVENT-0004", DbInstance, WatchForChange, "instance shut down"),
     rule("RDS-EVENT-0006", DbInstance, WatchForChange, "instance restarted"),
-    rule(
-        "RDS-EVENT-0052",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ instance recovery started",
-    ),
-    rule(
-        "RDS-EVENT-0053",
-        DbInstance,
-        WatchForChange,
-        "Multi-AZ instance recovery completed",
-    ),
+    rule("RDS-EVENT-0052", DbInstance, WatchForChange, "Multi-AZ instance recovery started"),
+    rule("RDS-EVENT-0053", DbInstance, WatchForChange, "Multi-AZ instance recovery completed"),
     rule("RDS-EVENT-0203", DbProxy, SyncNow, "proxy created"),
     rule("RDS-EVENT-0204", DbProxy, SyncNow, "proxy modified"),
     rule("RDS-EVENT-0206", DbProxy, SyncNow, "proxy endpoint created"),
     rule("RDS-EVENT-0207", DbProxy, SyncNow, "proxy endpoint modified"),
-    rule(
-        "RDS-EVENT-0243",
-        DbProxy,
-        SyncNow,
-        "proxy could not scale: subnet out of IP addresses",
-    ),
+    rule("RDS-EVENT-0243", DbProxy, SyncNow, "proxy could not scale: subnet out of IP addresses"),
 ];
 
 /// An RDS event notification, as RDS publishes it to SNS.
@@ -185,13 +115,7 @@ pub fn parse_notification(message: &str) -> Result<RdsEvent, String> {
         let preview: String = message.chars().take(120).collect();
         format!("not a JSON RDS event (for example the subscription confirmation): {preview}")
     })?;
-    let field = |name: &str| {
-        value
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
+    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let source_type = field("Event Source").ok_or("JSON without 'Event Source': not an RDS event")?;
     let source_id = field("Source ID").ok_or("RDS event without 'Source ID'")?;
     let event_id = field("Event ID").ok_or("RDS event without 'Event ID'")?;
@@ -252,12 +176,7 @@ pub async fn affected_target_groups<T: TargetGroups, R: RdsDirectory, D: DnsLook
     kind: SourceKind,
 ) -> Result<Vec<String>, ElbError> {
     let instance_cluster = if kind == DbInstance {
-        engine
-            .rds
-            .instance_endpoint(&event.source_id)
-            .await
-            .ok()
-            .and_then(|e| e.cluster)
+        engine.rds.instance_endpoint(&event.source_id).await.ok().and_then(|e| e.cluster)
     } else {
         None
     };
@@ -265,10 +184,7 @@ pub async fn affected_target_groups<T: TargetGroups, R: RdsDirectory, D: DnsLook
     Ok(groups
         .into_iter()
         .filter(|g| match SyncSpec::from_tags(&g.tags) {
-            Ok(Some(spec)) => spec
-                .sources
-                .iter()
-                .any(|s| depends_on(s, event, kind, instance_cluster.as_deref())),
+            Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, instance_cluster.as_deref())),
             // An unreadable spec is the scheduled run's to report.
             _ => false,
         })
@@ -299,18 +215,11 @@ pub struct WatchOutcome {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn desired_sets(report: &SyncReport) -> BTreeSet<(String, Vec<String>)> {
-    report
-        .target_groups
-        .iter()
-        .map(|g| (g.target_group_arn.clone(), g.desired.clone()))
-        .collect()
+    report.target_groups.iter().map(|g| (g.target_group_arn.clone(), g.desired.clone())).collect()
 }
 
 /// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
@@ -323,21 +232,13 @@ pub async fn sync_until_settled<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     watch: Watch,
 ) -> WatchOutcome {
     let selection = Selection::Only(arns.to_vec());
-    let mut outcome = WatchOutcome {
-        runs: 0,
-        settled: false,
-        changed: false,
-        converged_at_ms: None,
-        reports: Vec::new(),
-    };
+    let mut outcome =
+        WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, reports: Vec::new() };
     let mut first_desired = None;
     loop {
         let report = engine.run(&selection).await;
         outcome.runs += 1;
-        let applied = report
-            .target_groups
-            .iter()
-            .any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
+        let applied = report.target_groups.iter().any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
         let desired = desired_sets(&report);
         let first = first_desired.get_or_insert_with(|| desired.clone());
         outcome.changed |= applied || *first != desired;
@@ -358,10 +259,8 @@ pub async fn sync_until_settled<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
 /// once the target groups were correct again, `EventToTargetsCorrect` (ms from
 /// the event's time to the moment the target groups matched).
 pub fn event_line(event: &RdsEvent, decision: &str, target_groups: &[String], outcome: Option<&WatchOutcome>) -> Value {
-    let convergence_ms = outcome
-        .and_then(|o| o.converged_at_ms)
-        .zip(event.event_time_ms)
-        .map(|(done, at)| done.saturating_sub(at));
+    let convergence_ms =
+        outcome.and_then(|o| o.converged_at_ms).zip(event.event_time_ms).map(|(done, at)| done.saturating_sub(at));
     let mut metrics = vec![json!({"Name": "EventsHandled", "Unit": "Count"})];
     if convergence_ms.is_some() {
         metrics.push(json!({"Name": "EventToTargetsCorrect", "Unit": "Milliseconds"}));
@@ -405,11 +304,7 @@ pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     recheck: Duration,
     deadline: Instant,
 ) -> BatchOutcome {
-    let mut batch = BatchOutcome {
-        events: Vec::new(),
-        watch: None,
-        errors: Vec::new(),
-    };
+    let mut batch = BatchOutcome { events: Vec::new(), watch: None, errors: Vec::new() };
     let mut followed: Vec<(RdsEvent, Vec<String>)> = Vec::new();
     let mut arns: BTreeSet<String> = BTreeSet::new();
     let mut follow_up = SyncNow;
@@ -422,12 +317,7 @@ pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
             }
         };
         let Some(rule) = event.rule() else {
-            batch.events.push(event_line(
-                &event,
-                "ignored: not an event that moves addresses",
-                &[],
-                None,
-            ));
+            batch.events.push(event_line(&event, "ignored: not an event that moves addresses", &[], None));
             continue;
         };
         match affected_target_groups(engine, &event, rule.kind).await {
@@ -440,10 +330,7 @@ pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
                 follow_up = follow_up.max(rule.follow_up);
                 followed.push((event, found));
             }
-            Err(e) => batch.errors.push(format!(
-                "cannot find the target groups following {}: {e}",
-                event.source_id
-            )),
+            Err(e) => batch.errors.push(format!("cannot find the target groups following {}: {e}", event.source_id)),
         }
     }
     if !arns.is_empty() {
@@ -451,10 +338,7 @@ pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         let watch = sync_until_settled(engine, &arns, follow_up, Watch { recheck, deadline }).await;
         for (i, report) in watch.reports.iter().enumerate() {
             let last = i + 1 == watch.reports.len();
-            let eventful = report
-                .target_groups
-                .iter()
-                .any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
+            let eventful = report.target_groups.iter().any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
             if last || eventful {
                 crate::telemetry::emit(report, "failover");
             }
@@ -508,35 +392,18 @@ mod tests {
         assert_eq!(e.rule().unwrap().follow_up, SyncNow);
 
         let confirmation = "This is a confirmation that you have subscribed to RDS event notifications.";
-        assert!(
-            parse_notification(confirmation)
-                .unwrap_err()
-                .contains("not a JSON RDS event")
-        );
-        assert!(
-            parse_notification("{\"Records\": 1}")
-                .unwrap_err()
-                .contains("Event Source")
-        );
+        assert!(parse_notification(confirmation).unwrap_err().contains("not a JSON RDS event"));
+        assert!(parse_notification("{\"Records\": 1}").unwrap_err().contains("Event Source"));
         assert!(parse_notification("{\"Event Source\": \"db-cluster\"").is_err());
     }
 
     #[test]
     fn event_table_picks_relevant_events_by_kind() {
         let event = |t: &str, id: &str| parse_notification(&notification(t, "x", id)).unwrap();
-        assert_eq!(
-            event("db-cluster", "RDS-EVENT-0073").rule().unwrap().follow_up,
-            WatchForChange
-        );
-        assert_eq!(
-            event("db-instance", "RDS-EVENT-0049").rule().unwrap().follow_up,
-            WatchForChange
-        );
+        assert_eq!(event("db-cluster", "RDS-EVENT-0073").rule().unwrap().follow_up, WatchForChange);
+        assert_eq!(event("db-instance", "RDS-EVENT-0049").rule().unwrap().follow_up, WatchForChange);
         assert_eq!(event("db-proxy", "RDS-EVENT-0207").rule().unwrap().follow_up, SyncNow);
-        assert!(
-            event("db-instance", "RDS-EVENT-0071").rule().is_none(),
-            "0071 is a cluster event"
-        );
+        assert!(event("db-instance", "RDS-EVENT-0071").rule().is_none(), "0071 is a cluster event");
         assert!(event("db-snapshot", "RDS-EVENT-0169").rule().is_none());
         assert!(event("db-instance", "RDS-EVENT-0169").rule().is_none());
         let ids: BTreeSet<(&str, String)> = EVENT_RULES.iter().map(|r| (r.id, format!("{:?}", r.kind))).collect();
@@ -580,14 +447,8 @@ mod tests {
                 affected_target_groups(e, &ev, k).await.unwrap()
             }
         };
-        assert_eq!(
-            affected("db-cluster", "prod", DbCluster).await,
-            vec![writer.clone(), readers.clone()]
-        );
-        assert_eq!(
-            affected("db-instance", "prod-2", DbInstance).await,
-            vec![writer, readers]
-        );
+        assert_eq!(affected("db-cluster", "prod", DbCluster).await, vec![writer.clone(), readers.clone()]);
+        assert_eq!(affected("db-instance", "prod-2", DbInstance).await, vec![writer, readers]);
         assert_eq!(affected("db-instance", "solo", DbInstance).await, vec![solo]);
         assert_eq!(affected("db-proxy", "PX", DbProxy).await, vec![proxy]);
         assert!(affected("db-cluster", "other", DbCluster).await.is_empty());
@@ -599,10 +460,7 @@ mod tests {
         let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
         e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-        let watch = Watch {
-            recheck: Duration::from_millis(10),
-            deadline: Instant::now() + Duration::from_secs(5),
-        };
+        let watch = Watch { recheck: Duration::from_millis(10), deadline: Instant::now() + Duration::from_secs(5) };
         let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), SyncNow, watch).await;
         assert_eq!(outcome.runs, 1);
         assert!(outcome.settled && outcome.changed && outcome.converged_at_ms.is_some());
@@ -621,10 +479,7 @@ mod tests {
                 e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
             })
         };
-        let watch = Watch {
-            recheck: Duration::from_millis(20),
-            deadline: Instant::now() + Duration::from_secs(5),
-        };
+        let watch = Watch { recheck: Duration::from_millis(20), deadline: Instant::now() + Duration::from_secs(5) };
         let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), WatchForChange, watch).await;
         flip.await.unwrap();
         assert!(outcome.runs > 2, "it waited: {} runs", outcome.runs);
@@ -638,10 +493,7 @@ mod tests {
         let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
         let started = Instant::now();
-        let watch = Watch {
-            recheck: Duration::from_millis(20),
-            deadline: started + Duration::from_millis(150),
-        };
+        let watch = Watch { recheck: Duration::from_millis(20), deadline: started + Duration::from_millis(150) };
         let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), WatchForChange, watch).await;
         assert!(!outcome.changed && outcome.settled && outcome.converged_at_ms.is_none());
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -660,19 +512,10 @@ mod tests {
         };
         let line = event_line(&event, "synced", &["tg".into()], Some(&outcome));
         assert_eq!(line["EventToTargetsCorrect"], 1_500);
-        assert_eq!(
-            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
-            "EventToTargetsCorrect"
-        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "EventToTargetsCorrect");
         let ignored = event_line(&event, "no target group follows prod", &[], None);
         assert!(ignored["EventToTargetsCorrect"].is_null());
-        assert_eq!(
-            ignored["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(ignored["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -688,13 +531,8 @@ mod tests {
             notification("db-instance", "prod-1", "RDS-EVENT-0169"),
             notification("db-cluster", "prod", "RDS-EVENT-0071"),
         ];
-        let batch = handle_messages(
-            &e,
-            &messages,
-            Duration::from_millis(10),
-            Instant::now() + Duration::from_secs(5),
-        )
-        .await;
+        let batch =
+            handle_messages(&e, &messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         assert_eq!(e.target_groups.held(&tg), vec!["10.0.2.2"]);
         let decisions: Vec<&str> = batch.events.iter().map(|l| l["decision"].as_str().unwrap()).collect();

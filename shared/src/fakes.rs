@@ -21,41 +21,22 @@ pub struct FakeRds {
 
 impl FakeRds {
     pub fn cluster(&self, id: &str, members: &[(&str, bool)]) {
-        let members = members
-            .iter()
-            .map(|(i, w)| ClusterMember {
-                instance_id: i.to_string(),
-                is_writer: *w,
-            })
-            .collect();
+        let members =
+            members.iter().map(|(i, w)| ClusterMember { instance_id: i.to_string(), is_writer: *w }).collect();
         self.clusters.lock().unwrap().insert(id.into(), members);
     }
     pub fn member(&self, id: &str, address: &str, cluster: &str) {
-        let endpoint = Endpoint {
-            address: Some(address.into()),
-            status: "available".into(),
-            cluster: Some(cluster.into()),
-        };
+        let endpoint =
+            Endpoint { address: Some(address.into()), status: "available".into(), cluster: Some(cluster.into()) };
         self.instances.lock().unwrap().insert(id.into(), endpoint);
     }
     pub fn instance(&self, id: &str, address: Option<&str>) {
-        let endpoint = Endpoint {
-            address: address.map(str::to_string),
-            status: "available".into(),
-            cluster: None,
-        };
+        let endpoint = Endpoint { address: address.map(str::to_string), status: "available".into(), cluster: None };
         self.instances.lock().unwrap().insert(id.into(), endpoint);
     }
     pub fn proxy(&self, name: &str, endpoint: Option<&str>, address: &str) {
-        let ep = Endpoint {
-            address: Some(address.into()),
-            status: "available".into(),
-            cluster: None,
-        };
-        self.proxies
-            .lock()
-            .unwrap()
-            .insert((name.into(), endpoint.map(str::to_string)), ep);
+        let ep = Endpoint { address: Some(address.into()), status: "available".into(), cluster: None };
+        self.proxies.lock().unwrap().insert((name.into(), endpoint.map(str::to_string)), ep);
     }
 }
 
@@ -63,40 +44,16 @@ impl RdsDirectory for FakeRds {
     async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::task::yield_now().await;
-        self.clusters
-            .lock()
-            .unwrap()
-            .get(id)
-            .cloned()
-            .ok_or(RdsError::NotFound {
-                kind: "DB cluster",
-                id: id.into(),
-            })
+        self.clusters.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB cluster", id: id.into() })
     }
     async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.instances
-            .lock()
-            .unwrap()
-            .get(id)
-            .cloned()
-            .ok_or(RdsError::NotFound {
-                kind: "DB instance",
-                id: id.into(),
-            })
+        self.instances.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB instance", id: id.into() })
     }
     async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let key = (name.to_string(), endpoint.map(str::to_string));
-        self.proxies
-            .lock()
-            .unwrap()
-            .get(&key)
-            .cloned()
-            .ok_or(RdsError::NotFound {
-                kind: "RDS Proxy",
-                id: name.into(),
-            })
+        self.proxies.lock().unwrap().get(&key).cloned().ok_or(RdsError::NotFound { kind: "RDS Proxy", id: name.into() })
     }
 }
 
@@ -109,10 +66,7 @@ pub struct FakeDns {
 
 impl FakeDns {
     pub fn set(&self, name: &str, addrs: &[&str]) {
-        self.records
-            .lock()
-            .unwrap()
-            .insert(name.into(), addrs.iter().map(|a| a.parse().unwrap()).collect());
+        self.records.lock().unwrap().insert(name.into(), addrs.iter().map(|a| a.parse().unwrap()).collect());
     }
     pub fn fail(&self, name: &str) {
         self.failing.lock().unwrap().insert(name.into());
@@ -124,10 +78,7 @@ impl DnsLookup for FakeDns {
         self.queries.fetch_add(1, Ordering::SeqCst);
         tokio::task::yield_now().await;
         if self.failing.lock().unwrap().contains(name) {
-            return Err(DnsError::Failed {
-                name: name.into(),
-                message: "timed out".into(),
-            });
+            return Err(DnsError::Failed { name: name.into(), message: "timed out".into() });
         }
         let found: BTreeSet<IpAddr> = self
             .records
@@ -174,10 +125,7 @@ impl Default for FakeElb {
 impl FakeElb {
     pub fn group(&self, name: &str, sources: Option<&str>) -> String {
         let arn = format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/1");
-        let tags = sources
-            .map(|s| (SOURCES_TAG.to_string(), s.to_string()))
-            .into_iter()
-            .collect();
+        let tags = sources.map(|s| (SOURCES_TAG.to_string(), s.to_string())).into_iter().collect();
         self.groups.lock().unwrap().push(TargetGroupInfo {
             arn: arn.clone(),
             name: name.into(),
@@ -189,54 +137,28 @@ impl FakeElb {
         arn
     }
     pub fn seed(&self, arn: &str, target: &str) {
-        let t = Target {
-            ip: target.parse().unwrap(),
-            port: 5432,
-        };
-        self.targets
-            .lock()
-            .unwrap()
-            .entry(arn.into())
-            .or_default()
-            .insert(t, TargetHealth::Healthy);
+        let t = Target { ip: target.parse().unwrap(), port: 5432 };
+        self.targets.lock().unwrap().entry(arn.into()).or_default().insert(t, TargetHealth::Healthy);
     }
     pub fn held(&self, arn: &str) -> Vec<String> {
-        self.targets
-            .lock()
-            .unwrap()
-            .get(arn)
-            .map(|m| m.keys().map(|t| t.ip.to_string()).collect())
-            .unwrap_or_default()
+        self.targets.lock().unwrap().get(arn).map(|m| m.keys().map(|t| t.ip.to_string()).collect()).unwrap_or_default()
     }
 }
 
 impl TargetGroups for FakeElb {
     async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
-        Ok(self
-            .groups
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|g| g.tags.contains_key(SOURCES_TAG))
-            .cloned()
-            .collect())
+        Ok(self.groups.lock().unwrap().iter().filter(|g| g.tags.contains_key(SOURCES_TAG)).cloned().collect())
     }
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
-        Ok(TargetGroupState {
-            targets: self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default(),
-        })
+        Ok(TargetGroupState { targets: self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default() })
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if *self.fail_register.lock().unwrap() {
-            return Err(ElbError {
-                operation: "RegisterTargets",
-                resource: arn.into(),
-                message: "denied".into(),
-            });
+            return Err(ElbError { operation: "RegisterTargets", resource: arn.into(), message: "denied".into() });
         }
         let mut all = self.targets.lock().unwrap();
         let health = self.register_health.lock().unwrap().clone();
@@ -254,14 +176,7 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
-        Ok(self
-            .groups
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|g| g.arn == arn)
-            .map(|g| g.tags.clone())
-            .unwrap_or_default())
+        Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).map(|g| g.tags.clone()).unwrap_or_default())
     }
     async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
         self.tag_writes.fetch_add(1, Ordering::SeqCst);

@@ -58,11 +58,9 @@ pub enum HoldReason {
 impl fmt::Display for HoldReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HoldReason::SourcesUnresolved { sources } => write!(
-                f,
-                "not deregistered because these sources did not resolve: {}",
-                sources.join(", ")
-            ),
+            HoldReason::SourcesUnresolved { sources } => {
+                write!(f, "not deregistered because these sources did not resolve: {}", sources.join(", "))
+            }
             HoldReason::NotPrivate => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
                  a public answer usually means the function is not using the VPC's DNS resolver",
@@ -126,18 +124,10 @@ impl Plan {
     /// Moves every change into `held_back` with `reason` (the plan becomes a no-op).
     pub fn hold_everything(&mut self, reason: HoldReason) {
         for target in self.register.drain(..) {
-            self.held_back.push(HeldBack {
-                target,
-                action: Action::Register,
-                reason: reason.clone(),
-            });
+            self.held_back.push(HeldBack { target, action: Action::Register, reason: reason.clone() });
         }
         for (target, _) in self.deregister.drain(..) {
-            self.held_back.push(HeldBack {
-                target,
-                action: Action::Deregister,
-                reason: reason.clone(),
-            });
+            self.held_back.push(HeldBack { target, action: Action::Deregister, reason: reason.clone() });
         }
     }
 
@@ -148,11 +138,7 @@ impl Plan {
 
     /// Non-private addresses some source answered.
     pub fn refused_addresses(&self) -> Vec<IpAddr> {
-        self.held_back
-            .iter()
-            .filter(|h| h.reason == HoldReason::NotPrivate)
-            .map(|h| h.target.ip)
-            .collect()
+        self.held_back.iter().filter(|h| h.reason == HoldReason::NotPrivate).map(|h| h.target.ip).collect()
     }
 }
 
@@ -190,11 +176,8 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
         }
     }
 
-    let leaving: BTreeMap<&Target, &TargetHealth> = current
-        .targets
-        .iter()
-        .filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining)
-        .collect();
+    let leaving: BTreeMap<&Target, &TargetHealth> =
+        current.targets.iter().filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining).collect();
     let hold_all = if !unresolved.is_empty() {
         Some(HoldReason::SourcesUnresolved { sources: unresolved })
     } else if !public.is_empty() {
@@ -202,10 +185,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
     } else {
         None
     };
-    let healthy_wanted = current
-        .targets
-        .iter()
-        .any(|(t, h)| plan.desired.contains(t) && *h == TargetHealth::Healthy);
+    let healthy_wanted = current.targets.iter().any(|(t, h)| plan.desired.contains(t) && *h == TargetHealth::Healthy);
 
     for (target, health) in leaving {
         let role_changed = demoted.contains(&target.ip) && !plan.desired.iter().any(|d| d.ip == target.ip);
@@ -217,17 +197,9 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
             None => None,
         };
         match hold {
-            Some(reason) => plan.held_back.push(HeldBack {
-                target: *target,
-                action: Action::Deregister,
-                reason,
-            }),
+            Some(reason) => plan.held_back.push(HeldBack { target: *target, action: Action::Deregister, reason }),
             None => {
-                let why = if role_changed {
-                    DeregisterReason::RoleChanged
-                } else {
-                    DeregisterReason::NotWanted
-                };
+                let why = if role_changed { DeregisterReason::RoleChanged } else { DeregisterReason::NotWanted };
                 plan.deregister.push((*target, why));
             }
         }
@@ -253,10 +225,7 @@ mod tests {
         Target { ip: ip(s), port }
     }
     fn writer() -> Source {
-        Source::Cluster {
-            id: "prod".into(),
-            role: ClusterRole::Writer,
-        }
+        Source::Cluster { id: "prod".into(), role: ClusterRole::Writer }
     }
     fn dns(name: &str) -> Source {
         Source::Dns { hostname: name.into() }
@@ -264,10 +233,7 @@ mod tests {
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
             source,
-            outcome: Ok(Resolution {
-                addresses: addrs.iter().map(|a| ip(a)).collect(),
-                demoted: BTreeSet::new(),
-            }),
+            outcome: Ok(Resolution { addresses: addrs.iter().map(|a| ip(a)).collect(), demoted: BTreeSet::new() }),
         }
     }
     fn ok_demoted(source: Source, addrs: &[&str], demoted: &[&str]) -> SourceAnswer {
@@ -280,10 +246,7 @@ mod tests {
         }
     }
     fn failed(source: Source, why: &str) -> SourceAnswer {
-        SourceAnswer {
-            source,
-            outcome: Err(why.into()),
-        }
+        SourceAnswer { source, outcome: Err(why.into()) }
     }
     fn state(targets: &[(Target, TargetHealth)]) -> TargetGroupState {
         TargetGroupState::new(targets.iter().cloned())
@@ -294,14 +257,8 @@ mod tests {
 
     #[test]
     fn first_fill_registers_every_address_of_every_source() {
-        let p = plan(
-            &[
-                ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"]),
-                ok(dns("other"), &["10.0.3.5"]),
-            ],
-            PORT,
-            &state(&[]),
-        );
+        let p =
+            plan(&[ok(dns("proxy"), &["10.0.1.5", "10.0.2.5"]), ok(dns("other"), &["10.0.3.5"])], PORT, &state(&[]));
         assert_eq!(p.register, vec![t("10.0.1.5"), t("10.0.2.5"), t("10.0.3.5")]);
         assert!(p.deregister.is_empty());
         assert!(p.held_back.is_empty());
@@ -318,19 +275,13 @@ mod tests {
     #[test]
     fn failed_source_deregisters_nothing_but_still_registers_the_others() {
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.9.9"), Healthy)]);
-        let p = plan(
-            &[failed(dns("a"), "timed out"), ok(dns("b"), &["10.0.2.5"])],
-            PORT,
-            &current,
-        );
+        let p = plan(&[failed(dns("a"), "timed out"), ok(dns("b"), &["10.0.2.5"])], PORT, &current);
         assert_eq!(p.register, vec![t("10.0.2.5")]);
         assert!(p.deregister.is_empty());
         assert_eq!(p.held_back.len(), 2);
         for h in &p.held_back {
             assert_eq!(h.action, Action::Deregister);
-            let HoldReason::SourcesUnresolved { sources } = &h.reason else {
-                panic!("{h:?}")
-            };
+            let HoldReason::SourcesUnresolved { sources } = &h.reason else { panic!("{h:?}") };
             assert_eq!(sources, &vec!["dns:a (timed out)".to_string()]);
         }
     }
@@ -407,11 +358,7 @@ mod tests {
         assert_eq!(p.held_back[0].reason, HoldReason::AwaitingHealthyReplacement);
 
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
-        assert!(
-            plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current)
-                .deregister
-                .is_empty()
-        );
+        assert!(plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current).deregister.is_empty());
 
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
         let p = plan(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current);
@@ -428,15 +375,10 @@ mod tests {
     #[test]
     fn demoted_address_that_another_source_still_wants_stays() {
         // Same cluster followed for writer and readers: the old writer is now a reader.
-        let readers = Source::Cluster {
-            id: "prod".into(),
-            role: ClusterRole::Readers,
-        };
+        let readers = Source::Cluster { id: "prod".into(), role: ClusterRole::Readers };
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
-        let answers = [
-            ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"]),
-            ok_demoted(readers, &["10.0.1.5"], &["10.0.2.5"]),
-        ];
+        let answers =
+            [ok_demoted(writer(), &["10.0.2.5"], &["10.0.1.5"]), ok_demoted(readers, &["10.0.1.5"], &["10.0.2.5"])];
         let p = plan(&answers, PORT, &current);
         assert!(p.is_noop(), "{p:?}");
     }
@@ -444,11 +386,7 @@ mod tests {
     #[test]
     fn union_of_sources_protects_each_others_addresses() {
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
-        let p = plan(
-            &[ok(dns("a"), &["10.0.1.5"]), ok(dns("b"), &["10.0.2.5"])],
-            PORT,
-            &current,
-        );
+        let p = plan(&[ok(dns("a"), &["10.0.1.5"]), ok(dns("b"), &["10.0.2.5"])], PORT, &current);
         assert!(p.is_noop());
     }
 
@@ -460,9 +398,7 @@ mod tests {
         assert!(p.deregister.is_empty());
         assert_eq!(p.refused_addresses(), vec![ip("54.1.2.3")]);
         assert!(
-            p.held_back
-                .iter()
-                .any(|h| h.action == Action::Register && h.reason.to_string().contains("not private"))
+            p.held_back.iter().any(|h| h.action == Action::Register && h.reason.to_string().contains("not private"))
         );
         assert!(
             p.held_back

@@ -65,11 +65,7 @@ pub enum RdsError {
     #[error("{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources")]
     NotFound { kind: &'static str, id: String },
     #[error("RDS {operation} for '{resource}' failed: {message}")]
-    Api {
-        operation: &'static str,
-        resource: String,
-        message: String,
-    },
+    Api { operation: &'static str, resource: String, message: String },
 }
 
 /// A failed DNS lookup.
@@ -95,11 +91,7 @@ pub enum ResolveError {
     #[error("cluster '{cluster}' has no writer now (failover in progress?)")]
     NoWriter { cluster: String },
     #[error("{kind} '{id}' has no endpoint yet (status: {status})")]
-    NoEndpoint {
-        kind: &'static str,
-        id: String,
-        status: String,
-    },
+    NoEndpoint { kind: &'static str, id: String, status: String },
 }
 
 /// Runs an async computation once per key and hands every caller the same result.
@@ -109,9 +101,7 @@ struct Memo<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     fn new() -> Self {
-        Memo {
-            cells: Mutex::new(HashMap::new()),
-        }
+        Memo { cells: Mutex::new(HashMap::new()) }
     }
 
     async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
@@ -146,31 +136,22 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     pub async fn resolve(&self, source: &Source, families: AddressFamilies) -> SourceAnswer {
         let outcome = match source {
             Source::Cluster { id, role } => self.cluster(id, *role, families).await,
-            Source::Instance { id } => self.instance(id, families).await.map(|addresses| Resolution {
-                addresses,
-                ..Default::default()
-            }),
+            Source::Instance { id } => {
+                self.instance(id, families).await.map(|addresses| Resolution { addresses, ..Default::default() })
+            }
             Source::Proxy { name, endpoint } => self.proxy(name, endpoint.as_deref(), families).await,
             Source::Dns { hostname } => self
                 .name(hostname, families)
                 .await
-                .map(|addresses| Resolution {
-                    addresses,
-                    ..Default::default()
-                })
+                .map(|addresses| Resolution { addresses, ..Default::default() })
                 .map_err(ResolveError::from),
         };
-        SourceAnswer {
-            source: source.clone(),
-            outcome: outcome.map_err(|e| e.to_string()),
-        }
+        SourceAnswer { source: source.clone(), outcome: outcome.map_err(|e| e.to_string()) }
     }
 
     /// The endpoint of a DB instance (shared within the run).
     pub async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
-        self.instances
-            .get(id.to_string(), || self.rds.instance_endpoint(id))
-            .await
+        self.instances.get(id.to_string(), || self.rds.instance_endpoint(id)).await
     }
 
     /// Members of a cluster (shared within the run).
@@ -186,9 +167,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     ) -> Result<Resolution, ResolveError> {
         let members = self.cluster_members(id).await?;
         let (writers, readers): (Vec<&ClusterMember>, Vec<&ClusterMember>) = members.iter().partition(|m| m.is_writer);
-        let writer = writers.first().ok_or_else(|| ResolveError::NoWriter {
-            cluster: id.to_string(),
-        })?;
+        let writer = writers.first().ok_or_else(|| ResolveError::NoWriter { cluster: id.to_string() })?;
         match role {
             ClusterRole::Writer => Ok(Resolution {
                 addresses: self.instance(&writer.instance_id, families).await?,
@@ -204,10 +183,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                         Err(other) => return Err(other),
                     }
                 }
-                Ok(Resolution {
-                    addresses,
-                    demoted: self.best_effort(&writers, families).await,
-                })
+                Ok(Resolution { addresses, demoted: self.best_effort(&writers, families).await })
             }
         }
     }
@@ -240,10 +216,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         families: AddressFamilies,
     ) -> Result<Resolution, ResolveError> {
         let key = (name.to_string(), endpoint.map(str::to_string));
-        let found = self
-            .proxies
-            .get(key, || self.rds.proxy_endpoint(name, endpoint))
-            .await?;
+        let found = self.proxies.get(key, || self.rds.proxy_endpoint(name, endpoint)).await?;
         let address = found.address.ok_or_else(|| ResolveError::NoEndpoint {
             kind: "RDS Proxy endpoint",
             id: match endpoint {
@@ -252,10 +225,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             },
             status: found.status.clone(),
         })?;
-        Ok(Resolution {
-            addresses: self.name(&address, families).await?,
-            ..Default::default()
-        })
+        Ok(Resolution { addresses: self.name(&address, families).await?, ..Default::default() })
     }
 
     async fn name(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
@@ -291,9 +261,7 @@ mod tests {
     async fn writer_comes_from_the_rds_api_and_readers_are_demoted() {
         let (rds, dns) = aurora();
         let resolver = SourceResolver::new(&rds, &dns);
-        let answer = resolver
-            .resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
-            .await;
+        let answer = resolver.resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
         let resolution = answer.outcome.unwrap();
         assert_eq!(resolution.addresses, ips(&["10.0.2.2"]));
         assert_eq!(resolution.demoted, ips(&["10.0.1.1", "10.0.3.3"]));
@@ -303,9 +271,7 @@ mod tests {
     async fn readers_are_every_non_writer_and_the_writer_is_demoted() {
         let (rds, dns) = aurora();
         let resolver = SourceResolver::new(&rds, &dns);
-        let answer = resolver
-            .resolve(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4)
-            .await;
+        let answer = resolver.resolve(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4).await;
         let resolution = answer.outcome.unwrap();
         assert_eq!(resolution.addresses, ips(&["10.0.1.1", "10.0.3.3"]));
         assert_eq!(resolution.demoted, ips(&["10.0.2.2"]));
@@ -318,23 +284,14 @@ mod tests {
         let resolver = SourceResolver::new(&rds, &dns);
         let readers: Source = "rds-cluster:prod:readers".parse().unwrap();
         assert_eq!(
-            resolver
-                .resolve(&readers, AddressFamilies::V4)
-                .await
-                .outcome
-                .unwrap()
-                .addresses,
+            resolver.resolve(&readers, AddressFamilies::V4).await.outcome.unwrap().addresses,
             ips(&["10.0.1.1"])
         );
 
         let (rds, dns) = aurora();
         dns.fail("prod-3.rds.test");
         let resolver = SourceResolver::new(&rds, &dns);
-        let err = resolver
-            .resolve(&readers, AddressFamilies::V4)
-            .await
-            .outcome
-            .unwrap_err();
+        let err = resolver.resolve(&readers, AddressFamilies::V4).await.outcome.unwrap_err();
         assert!(err.contains("prod-3.rds.test"), "{err}");
     }
 
@@ -343,11 +300,8 @@ mod tests {
         let (rds, dns) = aurora();
         rds.cluster("prod", &[("prod-1", false), ("prod-2", false)]);
         let resolver = SourceResolver::new(&rds, &dns);
-        let err = resolver
-            .resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
-            .await
-            .outcome
-            .unwrap_err();
+        let err =
+            resolver.resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
         assert!(err.contains("cluster 'prod' has no writer"), "{err}");
     }
 
@@ -356,26 +310,13 @@ mod tests {
         let (rds, dns) = aurora();
         rds.instance("new-db", None);
         let resolver = SourceResolver::new(&rds, &dns);
-        let err = resolver
-            .resolve(&"rds-instance:nope".parse().unwrap(), AddressFamilies::V4)
-            .await
-            .outcome
-            .unwrap_err();
+        let err =
+            resolver.resolve(&"rds-instance:nope".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
         assert!(err.contains("DB instance 'nope' does not exist"), "{err}");
-        let err = resolver
-            .resolve(&"rds-instance:new-db".parse().unwrap(), AddressFamilies::V4)
-            .await
-            .outcome
-            .unwrap_err();
-        assert!(
-            err.contains("'new-db' has no endpoint yet (status: available)"),
-            "{err}"
-        );
-        let err = resolver
-            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4)
-            .await
-            .outcome
-            .unwrap_err();
+        let err =
+            resolver.resolve(&"rds-instance:new-db".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
+        assert!(err.contains("'new-db' has no endpoint yet (status: available)"), "{err}");
+        let err = resolver.resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
         assert!(err.contains("RDS Proxy 'px' does not exist"), "{err}");
     }
 
@@ -388,17 +329,11 @@ mod tests {
         dns.set("px.proxy.test", &["10.0.1.9", "10.0.2.9", "fd00::9"]);
         dns.set("ro.px.proxy.test", &["10.0.3.9"]);
         let resolver = SourceResolver::new(&rds, &dns);
-        let v4 = resolver
-            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4)
-            .await;
+        let v4 = resolver.resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4).await;
         assert_eq!(v4.outcome.unwrap().addresses, ips(&["10.0.1.9", "10.0.2.9"]));
-        let v6 = resolver
-            .resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V6)
-            .await;
+        let v6 = resolver.resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V6).await;
         assert_eq!(v6.outcome.unwrap().addresses, ips(&["fd00::9"]));
-        let custom = resolver
-            .resolve(&"rds-proxy:px:ro".parse().unwrap(), AddressFamilies::Both)
-            .await;
+        let custom = resolver.resolve(&"rds-proxy:px:ro".parse().unwrap(), AddressFamilies::Both).await;
         assert_eq!(custom.outcome.unwrap().addresses, ips(&["10.0.3.9"]));
     }
 

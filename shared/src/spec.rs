@@ -62,20 +62,11 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Cluster {
-                id,
-                role: ClusterRole::Writer,
-            } => write!(f, "rds-cluster:{id}:writer"),
-            Source::Cluster {
-                id,
-                role: ClusterRole::Readers,
-            } => write!(f, "rds-cluster:{id}:readers"),
+            Source::Cluster { id, role: ClusterRole::Writer } => write!(f, "rds-cluster:{id}:writer"),
+            Source::Cluster { id, role: ClusterRole::Readers } => write!(f, "rds-cluster:{id}:readers"),
             Source::Instance { id } => write!(f, "rds-instance:{id}"),
             Source::Proxy { name, endpoint: None } => write!(f, "rds-proxy:{name}"),
-            Source::Proxy {
-                name,
-                endpoint: Some(e),
-            } => write!(f, "rds-proxy:{name}:{e}"),
+            Source::Proxy { name, endpoint: Some(e) } => write!(f, "rds-proxy:{name}:{e}"),
             Source::Dns { hostname } => write!(f, "dns:{hostname}"),
         }
     }
@@ -85,28 +76,17 @@ impl std::str::FromStr for Source {
     type Err = SpecError;
 
     fn from_str(token: &str) -> Result<Self, SpecError> {
-        let bad = |why: &str| SpecError::BadToken {
-            token: token.to_string(),
-            why: why.to_string(),
-        };
-        let (kind, rest) = token
-            .split_once(':')
-            .ok_or_else(|| bad("a token is <kind>:<identifier>"))?;
+        let bad = |why: &str| SpecError::BadToken { token: token.to_string(), why: why.to_string() };
+        let (kind, rest) = token.split_once(':').ok_or_else(|| bad("a token is <kind>:<identifier>"))?;
         let parts: Vec<&str> = rest.split(':').collect();
         match (kind, parts.as_slice()) {
             ("rds-cluster", [id]) | ("rds-cluster", [id, "writer"]) => {
                 check_rds_identifier(id).map_err(|w| bad(&w))?;
-                Ok(Source::Cluster {
-                    id: id.to_string(),
-                    role: ClusterRole::Writer,
-                })
+                Ok(Source::Cluster { id: id.to_string(), role: ClusterRole::Writer })
             }
             ("rds-cluster", [id, "readers"]) => {
                 check_rds_identifier(id).map_err(|w| bad(&w))?;
-                Ok(Source::Cluster {
-                    id: id.to_string(),
-                    role: ClusterRole::Readers,
-                })
+                Ok(Source::Cluster { id: id.to_string(), role: ClusterRole::Readers })
             }
             ("rds-cluster", [_, role]) => Err(bad(&format!("unknown cluster role '{role}' (use writer or readers)"))),
             ("rds-instance", [id]) => {
@@ -115,24 +95,16 @@ impl std::str::FromStr for Source {
             }
             ("rds-proxy", [name]) => {
                 check_rds_identifier(name).map_err(|w| bad(&w))?;
-                Ok(Source::Proxy {
-                    name: name.to_string(),
-                    endpoint: None,
-                })
+                Ok(Source::Proxy { name: name.to_string(), endpoint: None })
             }
             ("rds-proxy", [name, endpoint]) => {
                 check_rds_identifier(name).map_err(|w| bad(&w))?;
                 check_rds_identifier(endpoint).map_err(|w| bad(&w))?;
-                Ok(Source::Proxy {
-                    name: name.to_string(),
-                    endpoint: Some(endpoint.to_string()),
-                })
+                Ok(Source::Proxy { name: name.to_string(), endpoint: Some(endpoint.to_string()) })
             }
             ("dns", [hostname]) => {
                 check_hostname(hostname).map_err(|w| bad(&w))?;
-                Ok(Source::Dns {
-                    hostname: hostname.trim_end_matches('.').to_ascii_lowercase(),
-                })
+                Ok(Source::Dns { hostname: hostname.trim_end_matches('.').to_ascii_lowercase() })
             }
             ("rds-cluster" | "rds-instance" | "rds-proxy" | "dns", _) => {
                 Err(bad(&format!("too many ':'-separated parts for {kind}")))
@@ -159,10 +131,7 @@ impl SyncSpec {
             return Ok(None);
         };
         let port = tags.get(PORT_TAG).map(|p| parse_port(p)).transpose()?;
-        Ok(Some(SyncSpec {
-            sources: parse_sources(sources)?,
-            port,
-        }))
+        Ok(Some(SyncSpec { sources: parse_sources(sources)?, port }))
     }
 
     /// The value to write in the sources tag.
@@ -190,9 +159,7 @@ pub fn parse_sources(value: &str) -> Result<Vec<Source>, SpecError> {
 pub fn parse_port(value: &str) -> Result<u16, SpecError> {
     match value.trim().parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(SpecError::BadPort {
-            value: value.to_string(),
-        }),
+        _ => Err(SpecError::BadPort { value: value.to_string() }),
     }
 }
 
@@ -273,26 +240,12 @@ mod tests {
         assert_eq!(
             sources,
             vec![
-                Source::Cluster {
-                    id: "prod".into(),
-                    role: ClusterRole::Writer
-                },
-                Source::Cluster {
-                    id: "prod".into(),
-                    role: ClusterRole::Readers
-                },
+                Source::Cluster { id: "prod".into(), role: ClusterRole::Writer },
+                Source::Cluster { id: "prod".into(), role: ClusterRole::Readers },
                 Source::Instance { id: "db1".into() },
-                Source::Proxy {
-                    name: "p1".into(),
-                    endpoint: None
-                },
-                Source::Proxy {
-                    name: "p1".into(),
-                    endpoint: Some("ro".into())
-                },
-                Source::Dns {
-                    hostname: "db.example.internal".into()
-                },
+                Source::Proxy { name: "p1".into(), endpoint: None },
+                Source::Proxy { name: "p1".into(), endpoint: Some("ro".into()) },
+                Source::Dns { hostname: "db.example.internal".into() },
             ]
         );
         let spec = SyncSpec { sources, port: None };
@@ -306,13 +259,7 @@ mod tests {
     #[test]
     fn writer_is_the_default_role_and_duplicates_collapse() {
         let sources = parse_sources("rds-cluster:a  rds-cluster:a:writer").unwrap();
-        assert_eq!(
-            sources,
-            vec![Source::Cluster {
-                id: "a".into(),
-                role: ClusterRole::Writer
-            }]
-        );
+        assert_eq!(sources, vec![Source::Cluster { id: "a".into(), role: ClusterRole::Writer }]);
     }
 
     #[test]
@@ -350,9 +297,7 @@ mod tests {
 
     #[test]
     fn port_tag_is_optional_and_validated() {
-        let spec = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, "6432")]))
-            .unwrap()
-            .unwrap();
+        let spec = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, "6432")])).unwrap().unwrap();
         assert_eq!(spec.port, Some(6432));
         for bad in ["0", "70000", "x", "-1"] {
             let err = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, bad)])).unwrap_err();

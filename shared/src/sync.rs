@@ -43,10 +43,7 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions {
-            dry_run: false,
-            concurrency: 8,
-        }
+        SyncOptions { dry_run: false, concurrency: 8 }
     }
 }
 
@@ -54,11 +51,7 @@ impl Default for SyncOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
     #[error("target group {target_group}: tag {tag} is invalid: {error}")]
-    InvalidSpec {
-        target_group: String,
-        tag: &'static str,
-        error: SpecError,
-    },
+    InvalidSpec { target_group: String, tag: &'static str, error: SpecError },
     #[error("target group {target_group} does not exist in this account and region")]
     TargetGroupNotFound { target_group: String },
     #[error(
@@ -70,15 +63,9 @@ pub enum SyncError {
     #[error("target group {target_group} has no port; set the nlb-target-sync:port tag")]
     NoPort { target_group: String },
     #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), failures.join("; "))]
-    Unresolved {
-        target_group: String,
-        failures: Vec<String>,
-    },
+    Unresolved { target_group: String, failures: Vec<String> },
     #[error("target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver", addresses.join(", "))]
-    NonPrivate {
-        target_group: String,
-        addresses: Vec<String>,
-    },
+    NonPrivate { target_group: String, addresses: Vec<String> },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
 }
@@ -139,11 +126,7 @@ pub struct SyncReport {
 impl SyncReport {
     /// The errors of the run, one line each; empty when everything synced.
     pub fn errors(&self) -> Vec<String> {
-        self.error
-            .iter()
-            .cloned()
-            .chain(self.target_groups.iter().filter_map(|r| r.error.clone()))
-            .collect()
+        self.error.iter().cloned().chain(self.target_groups.iter().filter_map(|r| r.error.clone())).collect()
     }
 }
 
@@ -166,33 +149,21 @@ pub struct SyncEngine<T, R, D> {
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     pub fn new(target_groups: T, rds: R, dns: D, options: SyncOptions) -> Self {
-        SyncEngine {
-            target_groups,
-            rds,
-            dns,
-            options,
-        }
+        SyncEngine { target_groups, rds, dns, options }
     }
 
     /// Syncs the selected target groups, at most `concurrency` at once, sharing
     /// resolution work between them. Never panics on a bad target group: each
     /// failure is in its report.
     pub async fn run(&self, selection: &Selection) -> SyncReport {
-        let view_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let view_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         self.run_with_view(selection, view_ms).await
     }
 
     /// [`run`](Self::run) with an explicit view time (Unix ms), taken before any
     /// resolution.
     pub async fn run_with_view(&self, selection: &Selection, view_ms: u64) -> SyncReport {
-        let mut report = SyncReport {
-            dry_run: self.options.dry_run,
-            target_groups: Vec::new(),
-            error: None,
-        };
+        let mut report = SyncReport { dry_run: self.options.dry_run, target_groups: Vec::new(), error: None };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
@@ -207,25 +178,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
                     groups.push(match self.target_groups.describe(arn).await {
                         Ok(Some(info)) if info.tags.contains_key(SOURCES_TAG) => Ok(info),
-                        Ok(Some(_)) => Err((
-                            arn.clone(),
-                            SyncError::NotManaged {
-                                target_group: arn.clone(),
-                            },
-                        )),
-                        Ok(None) => Err((
-                            arn.clone(),
-                            SyncError::TargetGroupNotFound {
-                                target_group: arn.clone(),
-                            },
-                        )),
-                        Err(error) => Err((
-                            arn.clone(),
-                            SyncError::Elb {
-                                target_group: arn.clone(),
-                                error,
-                            },
-                        )),
+                        Ok(Some(_)) => Err((arn.clone(), SyncError::NotManaged { target_group: arn.clone() })),
+                        Ok(None) => Err((arn.clone(), SyncError::TargetGroupNotFound { target_group: arn.clone() })),
+                        Err(error) => Err((arn.clone(), SyncError::Elb { target_group: arn.clone(), error })),
                     });
                 }
             }
@@ -278,11 +233,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             report.held_back = plan
                 .held_back
                 .iter()
-                .map(|h| HeldBackEntry {
-                    target: h.target.to_string(),
-                    action: h.action,
-                    reason: h.reason.to_string(),
-                })
+                .map(|h| HeldBackEntry { target: h.target.to_string(), action: h.action, reason: h.reason.to_string() })
                 .collect();
             if self.options.dry_run {
                 // In a dry run the report says what would have been done.
@@ -308,11 +259,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             applied_deregister: false,
             error: None,
         };
-        let name = if info.name.is_empty() {
-            info.arn.clone()
-        } else {
-            info.name.clone()
-        };
+        let name = if info.name.is_empty() { info.arn.clone() } else { info.name.clone() };
         let spec = match SyncSpec::from_tags(&info.tags) {
             Ok(Some(spec)) => spec,
             Ok(None) => {
@@ -320,20 +267,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 return outcome;
             }
             Err(error) => {
-                outcome.error = Some(SyncError::InvalidSpec {
-                    target_group: name,
-                    tag: error.tag(),
-                    error,
-                });
+                outcome.error = Some(SyncError::InvalidSpec { target_group: name, tag: error.tag(), error });
                 return outcome;
             }
         };
         outcome.sources = spec.sources.iter().map(ToString::to_string).collect();
         if info.target_type != "ip" {
-            outcome.error = Some(SyncError::NotIpTargetGroup {
-                target_group: name,
-                target_type: info.target_type.clone(),
-            });
+            outcome.error =
+                Some(SyncError::NotIpTargetGroup { target_group: name, target_type: info.target_type.clone() });
             return outcome;
         }
         let Some(port) = spec.port.or(info.port) else {
@@ -346,18 +287,13 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let current = match self.target_groups.state(&info.arn).await {
             Ok(state) => state,
             Err(error) => {
-                outcome.error = Some(SyncError::Elb {
-                    target_group: name,
-                    error,
-                });
+                outcome.error = Some(SyncError::Elb { target_group: name, error });
                 return outcome;
             }
         };
         let mut plan = plan(&answers, port, &current);
-        let failures: Vec<String> = answers
-            .iter()
-            .filter_map(|a| a.outcome.as_ref().err().map(|e| format!("{}: {e}", a.source)))
-            .collect();
+        let failures: Vec<String> =
+            answers.iter().filter_map(|a| a.outcome.as_ref().err().map(|e| format!("{}: {e}", a.source))).collect();
         let empty: Vec<String> = answers
             .iter()
             .filter(|a| a.outcome.as_ref().is_ok_and(|r| r.addresses.is_empty()))
@@ -370,10 +306,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 Ok(None) => {}
                 Ok(Some(newer)) => plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer }),
                 Err(error) => {
-                    outcome.error = Some(SyncError::Elb {
-                        target_group: name,
-                        error,
-                    });
+                    outcome.error = Some(SyncError::Elb { target_group: name, error });
                     outcome.plan = Some(plan);
                     return outcome;
                 }
@@ -383,10 +316,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             if !plan.register.is_empty() {
                 if let Err(error) = self.target_groups.register(&info.arn, &plan.register).await {
                     // Nothing is deregistered when registering failed (no empty window).
-                    outcome.error = Some(SyncError::Elb {
-                        target_group: name,
-                        error,
-                    });
+                    outcome.error = Some(SyncError::Elb { target_group: name, error });
                     outcome.plan = Some(plan);
                     return outcome;
                 }
@@ -395,10 +325,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             if !plan.deregister.is_empty() {
                 let targets: Vec<Target> = plan.deregister.iter().map(|(t, _)| *t).collect();
                 if let Err(error) = self.target_groups.deregister(&info.arn, &targets).await {
-                    outcome.error = Some(SyncError::Elb {
-                        target_group: name,
-                        error,
-                    });
+                    outcome.error = Some(SyncError::Elb { target_group: name, error });
                     outcome.plan = Some(plan);
                     return outcome;
                 }
@@ -412,10 +339,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 failures: failures.into_iter().chain(empty).collect(),
             });
         } else if !refused.is_empty() {
-            outcome.error = Some(SyncError::NonPrivate {
-                target_group: name,
-                addresses: refused,
-            });
+            outcome.error = Some(SyncError::NonPrivate { target_group: name, addresses: refused });
         }
         outcome
     }
@@ -431,9 +355,7 @@ impl<T: TargetGroups, R, D> SyncEngine<T, R, D> {
         {
             return Ok(Some(applied));
         }
-        self.target_groups
-            .add_tags(arn, &[(VIEW_TAG, view_ms.to_string())])
-            .await?;
+        self.target_groups.add_tags(arn, &[(VIEW_TAG, view_ms.to_string())]).await?;
         Ok(None)
     }
 }
@@ -451,14 +373,7 @@ impl SyncReport {
     /// `Ok` when every target group synced, else the run's errors.
     pub fn into_result(self) -> Result<SyncReport, RunFailed> {
         let errors = self.errors();
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(RunFailed {
-                total: self.target_groups.len().max(1),
-                errors,
-            })
-        }
+        if errors.is_empty() { Ok(self) } else { Err(RunFailed { total: self.target_groups.len().max(1), errors }) }
     }
 }
 
@@ -478,15 +393,7 @@ mod tests {
         dns.set("px.proxy.test", &["10.0.1.9", "10.0.2.9"]);
         dns.set("prod-1.test", &["10.0.1.1"]);
         dns.set("prod-2.test", &["10.0.2.2"]);
-        SyncEngine::new(
-            FakeElb::default(),
-            rds,
-            dns,
-            SyncOptions {
-                dry_run,
-                concurrency: 4,
-            },
-        )
+        SyncEngine::new(FakeElb::default(), rds, dns, SyncOptions { dry_run, concurrency: 4 })
     }
 
     #[tokio::test]
@@ -512,11 +419,7 @@ mod tests {
         let tag_writes = e.target_groups.tag_writes.load(Ordering::SeqCst);
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), after_first);
-        assert_eq!(
-            e.target_groups.tag_writes.load(Ordering::SeqCst),
-            tag_writes,
-            "no view stamp either"
-        );
+        assert_eq!(e.target_groups.tag_writes.load(Ordering::SeqCst), tag_writes, "no view stamp either");
         assert!(report.target_groups[0].registered.is_empty() && report.target_groups[0].deregistered.is_empty());
     }
 
@@ -553,10 +456,7 @@ mod tests {
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.7.7"]);
         let err = report.into_result().unwrap_err().to_string();
-        assert!(
-            err.contains("px.proxy.test") && err.contains("nothing was deregistered"),
-            "{err}"
-        );
+        assert!(err.contains("px.proxy.test") && err.contains("nothing was deregistered"), "{err}");
     }
 
     #[tokio::test]
@@ -565,10 +465,7 @@ mod tests {
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         let report = e.run(&Selection::AllManaged).await;
         assert!(report.dry_run);
-        assert_eq!(
-            report.target_groups[0].registered,
-            vec!["10.0.1.9:5432", "10.0.2.9:5432"]
-        );
+        assert_eq!(report.target_groups[0].registered, vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
         assert!(e.target_groups.held(&a).is_empty());
         assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), 0);
     }
@@ -581,11 +478,7 @@ mod tests {
         e.target_groups.seed(&a, "10.0.2.2");
         *e.target_groups.fail_register.lock().unwrap() = true;
         let report = e.run(&Selection::AllManaged).await;
-        assert_eq!(
-            e.target_groups.held(&a),
-            vec!["10.0.2.2"],
-            "old writer kept: no empty window"
-        );
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"], "old writer kept: no empty window");
         assert!(report.errors()[0].contains("RegisterTargets"));
         assert!(report.target_groups[0].deregistered.is_empty());
     }
@@ -607,16 +500,10 @@ mod tests {
         let e = engine(false);
         let plain = e.target_groups.group("plain", None);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
-        let report = e
-            .run(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()]))
-            .await;
+        let report = e.run(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()])).await;
         let errors = report.errors();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.contains("arn:missing") && e.contains("does not exist"))
-        );
+        assert!(errors.iter().any(|e| e.contains("arn:missing") && e.contains("does not exist")));
         assert!(errors.iter().any(|e| e.contains(&plain) && e.contains("not managed")));
         assert_eq!(e.target_groups.held(&a).len(), 2);
         assert!(e.target_groups.held(&plain).is_empty());
@@ -640,18 +527,9 @@ mod tests {
         let report = e.run_with_view(&Selection::AllManaged, 2_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
         let group = &report.target_groups[0];
-        assert!(
-            group.registered.is_empty() && group.deregistered.is_empty(),
-            "{group:?}"
-        );
+        assert!(group.registered.is_empty() && group.deregistered.is_empty(), "{group:?}");
         assert_eq!(group.held_back.len(), 2);
-        assert!(
-            group
-                .held_back
-                .iter()
-                .all(|h| h.reason.contains("resolved later (at 3000 ms)")),
-            "{group:?}"
-        );
+        assert!(group.held_back.iter().all(|h| h.reason.contains("resolved later (at 3000 ms)")), "{group:?}");
         assert!(group.error.is_none());
 
         // A later view applies normally and stamps the tag.

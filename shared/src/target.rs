@@ -82,9 +82,7 @@ pub struct TargetGroupState {
 
 impl TargetGroupState {
     pub fn new(targets: impl IntoIterator<Item = (Target, TargetHealth)>) -> Self {
-        TargetGroupState {
-            targets: targets.into_iter().collect(),
-        }
+        TargetGroupState { targets: targets.into_iter().collect() }
     }
 }
 
@@ -155,10 +153,7 @@ mod tests {
         assert_eq!(AddressFamilies::from_ip_address_type(None), AddressFamilies::V4);
         assert_eq!(AddressFamilies::from_ip_address_type(Some("ipv4")), AddressFamilies::V4);
         assert_eq!(AddressFamilies::from_ip_address_type(Some("ipv6")), AddressFamilies::V6);
-        assert_eq!(
-            AddressFamilies::from_ip_address_type(Some("dualstack")),
-            AddressFamilies::Both
-        );
+        assert_eq!(AddressFamilies::from_ip_address_type(Some("dualstack")), AddressFamilies::Both);
     }
 
     #[test]
@@ -170,10 +165,7 @@ mod tests {
 
     #[test]
     fn target_display_brackets_ipv6() {
-        let t = Target {
-            ip: "fd00::5".parse().unwrap(),
-            port: 5432,
-        };
+        let t = Target { ip: "fd00::5".parse().unwrap(), port: 5432 };
         assert_eq!(t.to_string(), "[fd00::5]:5432");
     }
 }

@@ -29,21 +29,14 @@ pub fn init_logging() {
 }
 
 fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(0)).unwrap_or(0)
 }
 
 /// The decision line for one target group: the report's facts plus EMF metrics
 /// `TargetsRegistered`, `TargetsDeregistered`, `TargetsHeldBack`, `DesiredTargets`,
 /// `SyncErrors` and `SyncDuration` (ms), with dimensions `TargetGroup` and `Trigger`.
 pub fn decision_line(report: &TargetGroupReport, trigger: &str, dry_run: bool) -> Value {
-    let name = if report.target_group_name.is_empty() {
-        &report.target_group_arn
-    } else {
-        &report.target_group_name
-    };
+    let name = if report.target_group_name.is_empty() { &report.target_group_arn } else { &report.target_group_name };
     json!({
         "_aws": {
             "Timestamp": now_millis(),
@@ -89,11 +82,7 @@ pub fn emit(report: &SyncReport, trigger: &str) {
         println!("{}", decision_line(group, trigger, report.dry_run));
     }
     if let Some(error) = &report.error {
-        tracing::error!(
-            trigger,
-            error = error.as_str(),
-            "sync run failed before any target group"
-        );
+        tracing::error!(trigger, error = error.as_str(), "sync run failed before any target group");
     }
 }
 

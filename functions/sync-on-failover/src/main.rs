@@ -23,11 +23,7 @@ async fn main() -> Result<(), Error> {
     let (watch, recheck) = watch_from_env()?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        let left = event
-            .context
-            .deadline()
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
+        let left = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
         let deadline = Instant::now() + watch.min(left.saturating_sub(DEADLINE_MARGIN));
         handle(engine, event.payload, recheck, deadline).await
     }))
@@ -38,16 +34,8 @@ async fn handle(engine: &AwsSyncEngine, event: SnsEvent, recheck: Duration, dead
     let messages: Vec<String> = event.records.into_iter().map(|r| r.sns.message).collect();
     let batch = handle_messages(engine, &messages, recheck, deadline).await;
     if !batch.errors.is_empty() {
-        let total = batch
-            .watch
-            .as_ref()
-            .and_then(|w| w.reports.last())
-            .map_or(1, |r| r.target_groups.len().max(1));
-        return Err(RunFailed {
-            errors: batch.errors,
-            total,
-        }
-        .into());
+        let total = batch.watch.as_ref().and_then(|w| w.reports.last()).map_or(1, |r| r.target_groups.len().max(1));
+        return Err(RunFailed { errors: batch.errors, total }.into());
     }
     Ok(json!({
         "events": batch.events,

@@ -25,9 +25,7 @@ async fn handle(engine: &AwsSyncEngine, payload: Value) -> Result<Value, Error> 
 /// Any JSON is accepted: the EventBridge envelope, a Scheduler input, `{}`.
 /// `targetGroupArns` (top level, or in `detail`) restricts the run.
 fn selection(payload: &Value) -> Result<Selection, String> {
-    let arns = payload
-        .get("targetGroupArns")
-        .or_else(|| payload.get("detail").and_then(|d| d.get("targetGroupArns")));
+    let arns = payload.get("targetGroupArns").or_else(|| payload.get("detail").and_then(|d| d.get("targetGroupArns")));
     match arns {
         None | Some(Value::Null) => Ok(Selection::AllManaged),
         Some(Value::Array(items)) => items
@@ -39,9 +37,7 @@ fn selection(payload: &Value) -> Result<Selection, String> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Selection::Only),
-        Some(other) => Err(format!(
-            "targetGroupArns must be a list of target group ARNs, got {other}"
-        )),
+        Some(other) => Err(format!("targetGroupArns must be a list of target group ARNs, got {other}")),
     }
 }
 
@@ -52,28 +48,11 @@ mod tests {
 
     #[test]
     fn any_payload_selects_all_and_arns_restrict() {
-        assert_eq!(
-            selection(&json!({"detail-type": "Scheduled Event", "detail": {}})),
-            Ok(Selection::AllManaged)
-        );
+        assert_eq!(selection(&json!({"detail-type": "Scheduled Event", "detail": {}})), Ok(Selection::AllManaged));
         assert_eq!(selection(&json!(null)), Ok(Selection::AllManaged));
-        assert_eq!(
-            selection(&json!({"targetGroupArns": ["a"]})),
-            Ok(Selection::Only(vec!["a".into()]))
-        );
-        assert_eq!(
-            selection(&json!({"detail": {"targetGroupArns": ["b"]}})),
-            Ok(Selection::Only(vec!["b".into()]))
-        );
-        assert!(
-            selection(&json!({"targetGroupArns": "a"}))
-                .unwrap_err()
-                .contains("must be a list")
-        );
-        assert!(
-            selection(&json!({"targetGroupArns": [1]}))
-                .unwrap_err()
-                .contains("not a string")
-        );
+        assert_eq!(selection(&json!({"targetGroupArns": ["a"]})), Ok(Selection::Only(vec!["a".into()])));
+        assert_eq!(selection(&json!({"detail": {"targetGroupArns": ["b"]}})), Ok(Selection::Only(vec!["b".into()])));
+        assert!(selection(&json!({"targetGroupArns": "a"})).unwrap_err().contains("must be a list"));
+        assert!(selection(&json!({"targetGroupArns": [1]})).unwrap_err().contains("not a string"));
     }
 }
