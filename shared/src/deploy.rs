@@ -160,6 +160,7 @@ async fn sync_one<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
     arn: &str,
 ) -> Result<TargetGroupReport, DeployError> {
     let report = engine.run(&Selection::Only(vec![arn.to_string()])).await;
+    crate::telemetry::emit(&report, "deploy");
     let errors = report.errors();
     if !errors.is_empty() {
         return Err(DeployError::SyncFailed { errors });
@@ -241,18 +242,18 @@ pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         deleted.notes.push("dry run: nothing changed".into());
         return Ok(deleted);
     }
-    if owned {
-        progress("removing the sync tags");
-        let mut keys = vec![SOURCES_TAG, VIEW_TAG];
-        if spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref() {
-            keys.push(PORT_TAG);
-        }
-        engine.target_groups.remove_tags(physical_id, &keys).await?;
-    } else {
-        deleted
-            .notes
-            .push(format!("the {SOURCES_TAG} tag no longer lists this resource's sources: tags left as they are"));
+    if !owned {
+        deleted.notes.push(format!(
+            "the {SOURCES_TAG} tag no longer lists this resource's sources: tags and targets left as they are"
+        ));
+        return Ok(deleted);
     }
+    progress("removing the sync tags");
+    let mut keys = vec![SOURCES_TAG, VIEW_TAG];
+    if spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref() {
+        keys.push(PORT_TAG);
+    }
+    engine.target_groups.remove_tags(physical_id, &keys).await?;
     let Some(port) = port else { return Ok(deleted) };
     progress("resolving the sources to find their targets");
     let resolver = SourceResolver::new(&engine.rds, &engine.dns);
@@ -377,7 +378,7 @@ mod tests {
         assert!(gone.notes[0].contains("no longer exists"));
         let failed = delete(&e, "failed-create-123", None, &|_| {}).await.unwrap();
         assert!(failed.notes[0].contains("failed create"));
-        let arn = e.target_groups.group("db", None);
+        let arn = e.target_groups.group("db", Some("rds-proxy:nope"));
         let unresolvable = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {}).await.unwrap();
         assert!(unresolvable.notes.iter().any(|n| n.contains("rds-proxy:nope")));
     }
@@ -422,5 +423,16 @@ mod tests {
             let err = ResourceSpec::from_properties(&props(bad)).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn delete_leaves_a_group_now_synced_from_other_sources_alone() {
+        let e = engine();
+        let arn = e.target_groups.group("db", Some("rds-proxy:px"));
+        e.target_groups.seed(&arn, "10.0.1.9");
+        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:py")), &|_| {}).await.unwrap();
+        assert!(done.deregistered.is_empty());
+        assert_eq!(e.target_groups.held(&arn), vec!["10.0.1.9"]);
+        assert_eq!(e.target_groups.tags(&arn).await.unwrap()[SOURCES_TAG], "rds-proxy:px");
     }
 }
