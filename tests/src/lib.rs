@@ -1,0 +1,65 @@
+//! Test harness for the integration tests in `tests/tests/*.rs`.
+//!
+//! The integration tests run the real Lambda binaries of this workspace as
+//! separate processes and check what they did to a fake AWS account. Every
+//! piece runs on the loopback interface:
+//!
+//! * [`Moto`] starts `moto_server` (the moto project's AWS API emulator) on a
+//!   free port. [`Aws`] holds SDK clients pointed at it plus fixture helpers:
+//!   VPCs and subnets (through the EC2 query API, without `aws-sdk-ec2`),
+//!   NLBs, `ip` target groups, Aurora clusters, RDS instances, RDS Proxies.
+//! * [`DnsServer`] is a real DNS server (UDP and TCP) inside the test process,
+//!   built on `hickory-server`, whose records the test changes at any time and
+//!   which can be told to stop answering or to answer SERVFAIL.
+//! * [`LambdaEmulator`] runs a function binary under the Lambda runtime API
+//!   emulator of `cargo lambda watch --only-lambda-apis` and invokes it.
+//!
+//! Each test creates its own instances of all three, so tests are independent
+//! and can run in parallel.
+//!
+//! # Requirements
+//!
+//! * A Python virtual environment at `<workspace>/.venv` with `moto[server]`
+//!   and `cargo-lambda` installed (or the `MOTO_SERVER` / `CARGO_LAMBDA`
+//!   environment variables naming the executables, or both on `PATH`).
+//! * The function binaries: [`LambdaEmulator::start`] builds them with
+//!   `cargo build --workspace --bin <name>` once per test process (a no-op when
+//!   they are up to date, see [`build_binary`]). Set
+//!   `INTEGRATION_TESTS_NO_BUILD=1` to skip that step and use what
+//!   `cargo build --workspace` left in the target directory.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() {
+//! use integration_tests::{Sandbox, scheduled_event};
+//! use std::net::Ipv4Addr;
+//!
+//! let sandbox = Sandbox::start().await; // moto + VPC + NLB, and a DNS server
+//! let tg = sandbox.target_group("tg-a", Some("dns:db.example.internal")).await;
+//! sandbox.dns.set_a("db.example.internal", &[Ipv4Addr::new(10, 1, 0, 5)]);
+//!
+//! let lambda = sandbox.function("sync-on-schedule").start().await;
+//! let invocation = lambda.invoke(scheduled_event()).await;
+//! assert_eq!(invocation.status, 200);
+//! assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.0.5:5432"]);
+//! # }
+//! ```
+
+mod aws;
+mod deadline_proxy;
+mod dns;
+mod http;
+mod lambda;
+mod moto;
+mod process;
+mod sandbox;
+mod workspace;
+
+pub use aws::{AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, scheduled_event};
+pub use dns::DnsServer;
+pub use lambda::LambdaEmulatorBuilder;
+pub use lambda::{Invocation, LambdaEmulator};
+pub use moto::Moto;
+pub use sandbox::{Sandbox, VPC_CIDR};
+pub use workspace::{build_binary, find_binary, workspace_root};

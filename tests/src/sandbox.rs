@@ -1,0 +1,76 @@
+//! The common stage of a sync test: a fake account with a network and an NLB,
+//! and a DNS server.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::aws::{Aws, IpFamily, Network, TargetGroup};
+use crate::dns::DnsServer;
+use crate::lambda::{LambdaEmulator, LambdaEmulatorBuilder};
+use crate::moto::Moto;
+
+/// The VPC block of every sandbox; addresses used as DNS data in tests come
+/// from it (they are never contacted, moto only stores them).
+pub const VPC_CIDR: &str = "10.1.0.0/16";
+
+/// One test's world: a fresh moto account holding a VPC ([`VPC_CIDR`], two
+/// subnets) and an internal NLB, plus a [`DnsServer`].
+///
+/// [`Sandbox::target_group`] adds `ip` target groups to the NLB (one TCP
+/// listener each) and tags them; [`Sandbox::function`] starts a function
+/// binary whose AWS SDK talks to this moto and whose DNS queries go to this
+/// DNS server (`NLB_SYNC_DNS_SERVER`).
+pub struct Sandbox {
+    /// The AWS stand-in.
+    pub moto: Moto,
+    /// Clients and fixture helpers for `moto`.
+    pub aws: Aws,
+    /// The DNS stand-in.
+    pub dns: DnsServer,
+    /// The VPC and its subnets.
+    pub network: Network,
+    /// ARN of the internal NLB.
+    pub nlb_arn: String,
+    next_listener_port: AtomicI32,
+}
+
+impl Sandbox {
+    /// Starts moto and the DNS server and creates the network and the NLB.
+    pub async fn start() -> Sandbox {
+        let (moto, dns) = tokio::join!(Moto::start(), DnsServer::start());
+        let aws = moto.aws().await;
+        let network = aws.create_network(VPC_CIDR).await;
+        let nlb_arn = aws.create_nlb("sandbox-nlb", &network.subnet_ids).await;
+        Sandbox { moto, aws, dns, network, nlb_arn, next_listener_port: AtomicI32::new(5432) }
+    }
+
+    /// Creates an IPv4 `ip` target group (TCP 5432) behind the NLB; with
+    /// `Some(sources)` also sets its `nlb-target-sync:sources` tag.
+    pub async fn target_group(&self, name: &str, sources: Option<&str>) -> TargetGroup {
+        self.target_group_with_family(name, sources, IpFamily::V4).await
+    }
+
+    /// [`Sandbox::target_group`] with a chosen address family.
+    pub async fn target_group_with_family(&self, name: &str, sources: Option<&str>, family: IpFamily) -> TargetGroup {
+        let tg = self.aws.create_ip_target_group(name, &self.network.vpc_id, family).await;
+        let port = self.next_listener_port.fetch_add(1, Ordering::SeqCst);
+        self.aws.create_listener(&self.nlb_arn, port, &tg.arn).await;
+        if let Some(sources) = sources {
+            self.aws.set_sources(&tg.arn, sources).await;
+        }
+        tg
+    }
+
+    /// The environment a function needs to use this sandbox: [`Moto::env`]
+    /// plus `NLB_SYNC_DNS_SERVER=<dns addr>`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.moto.env();
+        env.push(("NLB_SYNC_DNS_SERVER".into(), self.dns.addr().to_string()));
+        env
+    }
+
+    /// A builder for the workspace binary `binary` with [`Sandbox::env`]
+    /// already set; add variables and call `start()`.
+    pub fn function(&self, binary: &str) -> LambdaEmulatorBuilder {
+        LambdaEmulator::builder(binary).env(self.env())
+    }
+}
