@@ -1091,6 +1091,16 @@ pub enum CustomResourceError {
     },
 }
 
+impl From<CustomResourceError> for lambda_runtime::Diagnostic {
+    fn from(error: CustomResourceError) -> Self {
+        let error_type = match &error {
+            CustomResourceError::Unanswerable(_) => "UnanswerableRequest",
+            CustomResourceError::Delivery { .. } => "ResponseNotDelivered",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
 /// Time until the Lambda deadline in `ctx` (zero if past); when the context has
 /// no deadline (`0`), [`UNKNOWN_DEADLINE_TIME_LEFT`].
 pub fn time_left(ctx: &lambda_runtime::Context) -> Duration {

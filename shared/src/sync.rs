@@ -369,6 +369,12 @@ pub struct RunFailed {
     pub total: usize,
 }
 
+impl From<RunFailed> for lambda_runtime::Diagnostic {
+    fn from(failed: RunFailed) -> Self {
+        lambda_runtime::Diagnostic { error_type: "SyncFailed".into(), error_message: failed.to_string() }
+    }
+}
+
 impl SyncReport {
     /// `Ok` when every target group synced, else the run's errors.
     pub fn into_result(self) -> Result<SyncReport, RunFailed> {

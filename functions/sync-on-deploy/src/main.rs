@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use nlb_target_sync::config::{AwsSyncEngine, engine_from_env};
 use nlb_target_sync::custom_resource::{
     CustomResourceRequest, DEFAULT_MARGIN, Failure, HttpSink, Outcome, Progress, RequestType, Success, answer,
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let engine = engine.clone();
         let work = move |request, progress| on_request(engine, request, progress);
-        Ok::<_, Error>(answer(event.payload, deadline(&event.context), DEFAULT_MARGIN, sink, work).await?)
+        Ok::<_, Diagnostic>(answer(event.payload, deadline(&event.context), DEFAULT_MARGIN, sink, work).await?)
     }))
     .await
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sns::SnsEvent;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use nlb_target_sync::config::{AwsSyncEngine, engine_from_env, watch_from_env};
 use nlb_target_sync::failover::handle_messages;
 use nlb_target_sync::sync::RunFailed;
@@ -30,7 +30,12 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-async fn handle(engine: &AwsSyncEngine, event: SnsEvent, recheck: Duration, deadline: Instant) -> Result<Value, Error> {
+async fn handle(
+    engine: &AwsSyncEngine,
+    event: SnsEvent,
+    recheck: Duration,
+    deadline: Instant,
+) -> Result<Value, Diagnostic> {
     let messages: Vec<String> = event.records.into_iter().map(|r| r.sns.message).collect();
     let batch = handle_messages(engine, &messages, recheck, deadline).await;
     if !batch.errors.is_empty() {

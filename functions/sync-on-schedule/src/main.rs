@@ -2,7 +2,7 @@
 //! Scheduler). Syncs every tagged target group, or only `targetGroupArns` when
 //! the payload names some, and fails the invocation if any target group failed.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use nlb_target_sync::config::{AwsSyncEngine, engine_from_env};
 use nlb_target_sync::sync::Selection;
 use nlb_target_sync::telemetry;
@@ -15,11 +15,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&engine, event.payload))).await
 }
 
-async fn handle(engine: &AwsSyncEngine, payload: Value) -> Result<Value, Error> {
-    let selection = selection(&payload)?;
+async fn handle(engine: &AwsSyncEngine, payload: Value) -> Result<Value, Diagnostic> {
+    let selection =
+        selection(&payload).map_err(|e| Diagnostic { error_type: "InvalidPayload".into(), error_message: e })?;
     let report = engine.run(&selection).await;
     telemetry::emit(&report, "schedule");
-    Ok(serde_json::to_value(report.into_result()?)?)
+    Ok(serde_json::to_value(report.into_result()?).unwrap_or_default())
 }
 
 /// Any JSON is accepted: the EventBridge envelope, a Scheduler input, `{}`.
