@@ -69,7 +69,9 @@ async fn serve(stream: TcpStream, upstream_port: u16, timeout: Duration) {
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(e) => {
-                eprintln!("[runtime-api proxy] bad request from the function: {e}");
+                if crate::process::echo_enabled() {
+                    eprintln!("[runtime-api proxy] bad request from the function: {e}");
+                }
                 return;
             }
         };
@@ -79,7 +81,9 @@ async fn serve(stream: TcpStream, upstream_port: u16, timeout: Duration) {
         let response = match crate::http::send(request.method.clone(), &url, &headers, request.body, None).await {
             Ok(response) => response,
             Err(e) => {
-                eprintln!("[runtime-api proxy] {e}");
+                if crate::process::echo_enabled() {
+                    eprintln!("[runtime-api proxy] {e}");
+                }
                 return;
             }
         };

@@ -61,5 +61,6 @@ pub use dns::DnsServer;
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator};
 pub use moto::Moto;
+pub use process::echo_child_output;
 pub use sandbox::{Sandbox, VPC_CIDR};
 pub use workspace::{build_binary, find_binary, workspace_root};

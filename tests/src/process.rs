@@ -51,6 +51,19 @@ impl Drop for CapturedChild {
     }
 }
 
+static ECHO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Whether child processes' output is echoed to stderr (on by default; the
+/// demo turns it off to keep its own output readable). Lines are kept either way.
+pub fn echo_child_output(on: bool) {
+    ECHO.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// True unless [`echo_child_output`] turned echoing off.
+pub(crate) fn echo_enabled() -> bool {
+    ECHO.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn pump(stream: impl Read + Send + 'static, prefix: String, lines: Arc<Mutex<Vec<String>>>) {
     thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -63,7 +76,9 @@ fn pump(stream: impl Read + Send + 'static, prefix: String, lines: Arc<Mutex<Vec
             }
             let line = String::from_utf8_lossy(&buf);
             let line = line.trim_end_matches(['\n', '\r']).to_owned();
-            eprintln!("{prefix}{line}");
+            if echo_enabled() {
+                eprintln!("{prefix}{line}");
+            }
             lines.lock().unwrap().push(line);
         }
     });
