@@ -357,3 +357,151 @@ impl TargetGroups for ElbTargetGroups {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The adapters against mocked SDK responses (aws-smithy-mocks), for what
+    //! moto cannot show: custom proxy endpoints (moto answers HTTP 500),
+    //! error mapping, and DescribeTags batching.
+    use super::*;
+    use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::describe_db_proxy_endpoints::{
+        DescribeDBProxyEndpointsError, DescribeDbProxyEndpointsOutput,
+    };
+    use aws_sdk_rds::types::error::{DbClusterNotFoundFault, DbProxyEndpointNotFoundFault};
+    use aws_sdk_rds::types::{DbCluster, DbClusterMember, DbInstance, DbProxyEndpoint, DbProxyEndpointStatus};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    #[tokio::test]
+    async fn custom_proxy_endpoint_is_read_from_describe_db_proxy_endpoints() {
+        let rule = mock!(aws_sdk_rds::Client::describe_db_proxy_endpoints)
+            .match_requests(|r| r.db_proxy_name() == Some("p1") && r.db_proxy_endpoint_name() == Some("ro"))
+            .then_output(|| {
+                DescribeDbProxyEndpointsOutput::builder()
+                    .db_proxy_endpoints(
+                        DbProxyEndpoint::builder()
+                            .db_proxy_endpoint_name("ro")
+                            .endpoint("ro.endpoint.proxy-abc.us-east-1.rds.amazonaws.com")
+                            .status(DbProxyEndpointStatus::Available)
+                            .build(),
+                    )
+                    .build()
+            });
+        let api = RdsApi { client: mock_client!(aws_sdk_rds, [&rule]) };
+        let endpoint = api.proxy_endpoint("p1", Some("ro")).await.unwrap();
+        assert_eq!(endpoint.address.as_deref(), Some("ro.endpoint.proxy-abc.us-east-1.rds.amazonaws.com"));
+        assert_eq!(endpoint.status, "available");
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn missing_custom_proxy_endpoint_is_not_found_with_its_name() {
+        let rule = mock!(aws_sdk_rds::Client::describe_db_proxy_endpoints).then_error(|| {
+            DescribeDBProxyEndpointsError::DbProxyEndpointNotFoundFault(DbProxyEndpointNotFoundFault::builder().build())
+        });
+        let api = RdsApi { client: mock_client!(aws_sdk_rds, [&rule]) };
+        let err = api.proxy_endpoint("p1", Some("ro")).await.unwrap_err();
+        assert_eq!(err, RdsError::NotFound { kind: "RDS Proxy endpoint", id: "p1:ro".into() });
+    }
+
+    #[tokio::test]
+    async fn cluster_members_keep_the_writer_flag_and_unknown_clusters_are_not_found() {
+        let found = mock!(aws_sdk_rds::Client::describe_db_clusters)
+            .match_requests(|r| r.db_cluster_identifier() == Some("prod"))
+            .then_output(|| {
+                let member = |id: &str, writer: bool| {
+                    DbClusterMember::builder().db_instance_identifier(id).is_cluster_writer(writer).build()
+                };
+                DescribeDbClustersOutput::builder()
+                    .db_clusters(
+                        DbCluster::builder()
+                            .db_cluster_members(member("a", false))
+                            .db_cluster_members(member("b", true))
+                            .build(),
+                    )
+                    .build()
+            });
+        let missing = mock!(aws_sdk_rds::Client::describe_db_clusters)
+            .then_error(|| DescribeDBClustersError::DbClusterNotFoundFault(DbClusterNotFoundFault::builder().build()));
+        let api = RdsApi { client: mock_client!(aws_sdk_rds, RuleMode::Sequential, [&found, &missing]) };
+        let members = api.cluster_members("prod").await.unwrap();
+        assert_eq!(
+            members,
+            vec![
+                ClusterMember { instance_id: "a".into(), is_writer: false },
+                ClusterMember { instance_id: "b".into(), is_writer: true }
+            ]
+        );
+        assert_eq!(
+            api.cluster_members("gone").await.unwrap_err(),
+            RdsError::NotFound { kind: "DB cluster", id: "gone".into() }
+        );
+    }
+
+    #[tokio::test]
+    async fn instance_endpoint_carries_status_and_cluster() {
+        let rule = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    DbInstance::builder().db_instance_status("creating").db_cluster_identifier("prod").build(),
+                )
+                .build()
+        });
+        let api = RdsApi { client: mock_client!(aws_sdk_rds, [&rule]) };
+        let endpoint = api.instance_endpoint("prod-1").await.unwrap();
+        assert_eq!(endpoint, Endpoint { address: None, status: "creating".into(), cluster: Some("prod".into()) });
+    }
+
+    #[tokio::test]
+    async fn access_denied_names_the_call_the_resource_and_iam() {
+        let rule = mock!(aws_sdk_rds::Client::describe_db_clusters).then_error(|| {
+            DescribeDBClustersError::generic(
+                aws_sdk_rds::error::ErrorMetadata::builder().code("AccessDenied").message("not allowed").build(),
+            )
+        });
+        let api = RdsApi { client: mock_client!(aws_sdk_rds, [&rule]) };
+        let err = api.cluster_members("prod").await.unwrap_err().to_string();
+        assert!(err.contains("DescribeDBClusters") && err.contains("'prod'") && err.contains("IAM"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn tags_are_read_twenty_target_groups_per_call() {
+        use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+        use aws_sdk_elasticloadbalancingv2::types::{Tag, TagDescription, TargetGroup, TargetTypeEnum};
+        let arn = |i: usize| format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg{i}/1");
+        let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(move || {
+            let mut out = DescribeTargetGroupsOutput::builder();
+            for i in 0..25 {
+                out = out.target_groups(
+                    TargetGroup::builder()
+                        .target_group_arn(arn(i))
+                        .target_group_name(format!("tg{i}"))
+                        .port(5432)
+                        .target_type(TargetTypeEnum::Ip)
+                        .build(),
+                );
+            }
+            out.build()
+        });
+        let tags = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_tags)
+            .match_requests(|r| r.resource_arns().len() <= 20)
+            .then_output(move || {
+                // Every third group is managed.
+                let mut out = DescribeTagsOutput::builder();
+                for i in (0..25).filter(|i| i % 3 == 0) {
+                    let tag = Tag::builder().key(SOURCES_TAG).value("dns:db.internal").build();
+                    out = out.tag_descriptions(TagDescription::builder().resource_arn(arn(i)).tags(tag).build());
+                }
+                out.build()
+            });
+        let elb = ElbTargetGroups {
+            client: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, [&groups, &tags]),
+        };
+        let managed = elb.list_managed().await.unwrap();
+        assert_eq!(tags.num_calls(), 2, "25 ARNs take two DescribeTags calls");
+        assert_eq!(managed.len(), 9);
+        assert!(managed.iter().all(|g| g.target_type == "ip" && g.port == Some(5432)));
+    }
+}
