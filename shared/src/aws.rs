@@ -17,13 +17,19 @@ use crate::spec::SOURCES_TAG;
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 /// Loads the AWS configuration from the environment, with short connect and
-/// attempt timeouts so a VPC without a route to an API fails fast.
+/// attempt timeouts so a VPC without a route to an API fails fast, and the
+/// standard retry with backoff for up to 5 attempts (ELB's Describe* token
+/// bucket is small: 40, refilled at 10 per second).
 pub async fn load_config() -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(10))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        .load()
+        .await
 }
 
 /// Text for an SDK error: the service's code and message, and what to do about it.
