@@ -1051,11 +1051,11 @@ impl ResponseSink for MemorySink {
 /// What the resource logic is doing, for the timeout message. Cheap to clone;
 /// all clones share one value.
 #[derive(Debug, Clone)]
-pub struct Progress(Arc<Mutex<String>>);
+pub struct Progress(Arc<Mutex<(String, Option<String>)>>);
 
 impl Default for Progress {
     fn default() -> Self {
-        Progress(Arc::new(Mutex::new(INITIAL_PROGRESS.to_string())))
+        Progress(Arc::new(Mutex::new((INITIAL_PROGRESS.to_string(), None))))
     }
 }
 
@@ -1067,11 +1067,22 @@ impl Progress {
     /// Records what the logic does now, phrased to follow "while", e.g.
     /// `"resolving sources"`.
     pub fn set(&self, what: impl Into<String>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = what.into();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0 = what.into();
     }
 
     pub fn get(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// Names the resource the work is about to change, so that a panic or a
+    /// timeout after that point still answers with its id (a failed Create is
+    /// then followed by a Delete that can clean up).
+    pub fn set_physical_resource_id(&self, id: impl Into<String>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(id.into());
+    }
+
+    pub fn physical_resource_id(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
     }
 }
 
@@ -1247,22 +1258,22 @@ where
     let progress = Progress::new();
     let shared = progress.clone();
     let mut task = tokio::spawn(async move { work(request, shared).await });
+    let failure = |reason: String| match progress.physical_resource_id() {
+        Some(id) => Failure::new(reason).with_physical_resource_id(id),
+        None => Failure::new(reason),
+    };
     match tokio::time::timeout_at(work_deadline, &mut task).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(error)) if error.is_panic() => {
             let message = panic_message(&*error.into_panic());
-            Err(Failure::new(format!("internal error: panic: {message} (while {})", progress.get())))
+            Err(failure(format!("internal error: panic: {message} (while {})", progress.get())))
         }
         Ok(Err(error)) => {
-            Err(Failure::new(format!("internal error: the work was cancelled ({error}) while {}", progress.get())))
+            Err(failure(format!("internal error: the work was cancelled ({error}) while {}", progress.get())))
         }
         Err(_elapsed) => {
             task.abort();
-            Err(Failure::new(format!(
-                "timed out after {:.1} s while {}",
-                started.elapsed().as_secs_f64(),
-                progress.get()
-            )))
+            Err(failure(format!("timed out after {:.1} s while {}", started.elapsed().as_secs_f64(), progress.get())))
         }
     }
 }
@@ -1768,6 +1779,23 @@ mod tests {
         assert!(reason.ends_with(" s while deregistering 10.0.0.1"), "{reason}");
         assert_eq!(summary["Reason"], reason);
         assert!(!*finished.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn create_that_times_out_after_naming_its_resource_answers_with_that_id() {
+        let sink = MemorySink::new();
+        let deadline = Instant::now() + Duration::from_millis(600);
+        answer(create_payload(), deadline, Duration::from_millis(400), &sink, move |_, progress| async move {
+            progress.set_physical_resource_id("arn:tg/db");
+            progress.set("syncing");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(Success::new("arn:tg/db"))
+        })
+        .await
+        .unwrap();
+        let body = sink.deliveries()[0].json();
+        assert_eq!(body["Status"], "FAILED");
+        assert_eq!(body["PhysicalResourceId"], "arn:tg/db");
     }
 
     #[tokio::test]

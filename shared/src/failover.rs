@@ -312,7 +312,11 @@ pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         let event = match parse_notification(message) {
             Ok(event) => event,
             Err(why) => {
-                tracing::info!(reason = why.as_str(), "sns message ignored");
+                batch.events.push(json!({
+                    "message": "sns message ignored",
+                    "decision": format!("ignored: {why}"),
+                    "targetGroups": [],
+                }));
                 continue;
             }
         };
@@ -536,10 +540,12 @@ mod tests {
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         assert_eq!(e.target_groups.held(&tg), vec!["10.0.2.2"]);
         let decisions: Vec<&str> = batch.events.iter().map(|l| l["decision"].as_str().unwrap()).collect();
-        assert_eq!(decisions.len(), 3);
-        assert!(decisions[0].contains("no managed target group follows elsewhere"));
-        assert!(decisions[1].contains("not an event that moves addresses"));
-        assert!(decisions[2].contains("changed and are correct"));
+        assert_eq!(decisions.len(), 5, "one line per record: {decisions:?}");
+        assert!(decisions[0].contains("ignored: not a JSON RDS event"));
+        assert!(decisions[1].contains("ignored: not a JSON RDS event"));
+        assert!(decisions[2].contains("no managed target group follows elsewhere"));
+        assert!(decisions[3].contains("not an event that moves addresses"));
+        assert!(decisions[4].contains("changed and are correct"));
     }
 
     #[tokio::test]

@@ -95,8 +95,22 @@ pub enum ResolveError {
 }
 
 /// Runs an async computation once per key and hands every caller the same result.
+/// Also remembers when (Unix ms) each lookup was sent, and reports that time
+/// to the [`SourceResolver::resolve_observed`] call it serves.
 struct Memo<K, V> {
-    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    cells: Mutex<HashMap<K, Arc<Timed<V>>>>,
+}
+
+/// A value computed once, with when (Unix ms) its lookup was sent.
+type Timed<V> = OnceCell<(V, u64)>;
+
+tokio::task_local! {
+    /// The oldest lookup (Unix ms, when it was sent) the current resolution used.
+    static OLDEST_READ: std::cell::Cell<u64>;
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
@@ -106,7 +120,15 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
 
     async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
         let cell = self.cells.lock().expect("memo lock").entry(key).or_default().clone();
-        cell.get_or_init(init).await.clone()
+        let (value, sent_ms) = cell
+            .get_or_init(|| async {
+                let sent_ms = now_ms();
+                (init().await, sent_ms)
+            })
+            .await
+            .clone();
+        let _ = OLDEST_READ.try_with(|oldest| oldest.set(oldest.get().min(sent_ms)));
+        value
     }
 }
 
@@ -147,6 +169,18 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 .map_err(ResolveError::from),
         };
         SourceAnswer { source: source.clone(), outcome: outcome.map_err(|e| e.to_string()) }
+    }
+
+    /// [`resolve`](Self::resolve), plus when (Unix ms) the oldest RDS or DNS
+    /// lookup behind the answer was sent: the time the answer is a view of.
+    pub async fn resolve_observed(&self, source: &Source, families: AddressFamilies) -> (SourceAnswer, u64) {
+        OLDEST_READ
+            .scope(std::cell::Cell::new(u64::MAX), async {
+                let answer = self.resolve(source, families).await;
+                let oldest = OLDEST_READ.with(std::cell::Cell::get);
+                (answer, if oldest == u64::MAX { now_ms() } else { oldest })
+            })
+            .await
     }
 
     /// The endpoint of a DB instance (shared within the run).
@@ -350,5 +384,23 @@ mod tests {
         // One DescribeDBClusters and one DescribeDBInstances per member, once each.
         assert_eq!(rds.calls.load(Ordering::SeqCst), 4);
         assert_eq!(dns.queries.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn observed_time_is_the_oldest_lookup_even_when_shared() {
+        let (rds, dns) = aurora();
+        let resolver = SourceResolver::new(&rds, &dns);
+        let before = now_ms();
+        let (_, first) = resolver.resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // The readers source reuses the cluster and instance lookups made above:
+        // its view is as old as they are, not "now".
+        let (_, second) =
+            resolver.resolve_observed(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4).await;
+        assert!(first >= before && second == first, "{before} {first} {second}");
+        let (_, fresh) = SourceResolver::new(&rds, &dns)
+            .resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
+            .await;
+        assert!(fresh >= first + 20, "{first} {fresh}");
     }
 }

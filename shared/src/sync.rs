@@ -2,17 +2,21 @@
 //! plan each target group and apply the plan (register, then deregister).
 //!
 //! Concurrent runs (schedule, failover event and deploy at once) must not undo
-//! each other. Each run notes its *view time* before it resolves anything. Before
-//! changing a target group it reads the group's health, then the
-//! `nlb-target-sync:applied-view` tag: if that holds a later view time, a fresher
-//! run already acted and this run changes nothing there; otherwise it writes its
-//! own view time to the tag and only then registers and deregisters. A stale run
-//! can only see a newer run's targets after that run stamped the tag, so it can
-//! never deregister what a newer view registered, nor re-register what it removed.
-//! A run with nothing to change reads and writes nothing more.
+//! each other. A target group's *view time* is when the oldest RDS or DNS lookup
+//! behind its answers was sent (a lookup shared within a run keeps its own
+//! time). Before changing a target group a run reads the group's health, then
+//! the `nlb-target-sync:applied-view` tag: if that holds a later view time, a
+//! fresher view was already applied and this run changes nothing there;
+//! otherwise it writes its own view time to the tag and only then registers and
+//! deregisters. A stale run can only see a newer run's targets after that run
+//! stamped the tag, so it cannot deregister what a newer view registered, nor
+//! re-register what it removed. The order of two views is exact unless their
+//! lookups were in flight at the same moment (milliseconds), where both saw
+//! practically the same world. A run with nothing to change reads and writes
+//! nothing more.
 
 use std::collections::BTreeSet;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -156,13 +160,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// resolution work between them. Never panics on a bad target group: each
     /// failure is in its report.
     pub async fn run(&self, selection: &Selection) -> SyncReport {
-        let view_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        self.run_with_view(selection, view_ms).await
+        self.run_with_view(selection, u64::MAX).await
     }
 
-    /// [`run`](Self::run) with an explicit view time (Unix ms), taken before any
-    /// resolution.
-    pub async fn run_with_view(&self, selection: &Selection, view_ms: u64) -> SyncReport {
+    /// [`run`](Self::run) with each target group's view time (normally when the
+    /// oldest lookup behind its answers was sent) capped at `view_cap_ms`, to
+    /// test how runs with older and newer views interact.
+    pub async fn run_with_view(&self, selection: &Selection, view_cap_ms: u64) -> SyncReport {
+        let view_ms = view_cap_ms;
         let mut report = SyncReport { dry_run: self.options.dry_run, target_groups: Vec::new(), error: None };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
@@ -282,8 +287,11 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return outcome;
         };
 
-        let answers: Vec<SourceAnswer> =
-            futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve(s, info.families))).await;
+        let observed: Vec<(SourceAnswer, u64)> =
+            futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
+        // This group's view is as old as the oldest lookup behind it.
+        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_ms).min(view_ms);
+        let answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
         let current = match self.target_groups.state(&info.arn).await {
             Ok(state) => state,
             Err(error) => {

@@ -45,6 +45,11 @@ async fn on_request(
     match request.request_type {
         RequestType::Create | RequestType::Update => {
             let spec = ResourceSpec::from_properties(&request.resource_properties)?;
+            // From here on the target group may be changed: a timeout or panic
+            // must still answer with its id so the following Delete cleans up.
+            if request.request_type == RequestType::Create {
+                progress.set_physical_resource_id(&spec.target_group_arn);
+            }
             let previous = request.old_resource_properties.as_ref().and_then(|p| ResourceSpec::from_properties(p).ok());
             match deploy(engine, &spec, previous.as_ref(), &step).await {
                 Ok(done) => Ok(Success::new(done.physical_id)

@@ -44,7 +44,7 @@ async fn handle(
     }
     Ok(json!({
         "events": batch.events,
-        "runs": batch.watch.as_ref().map(|w| w.runs),
-        "targetGroups": batch.watch.as_ref().and_then(|w| w.reports.last()).map(|r| &r.target_groups),
+        "runs": batch.watch.as_ref().map_or(0, |w| w.runs),
+        "targetGroups": batch.watch.as_ref().and_then(|w| w.reports.last()).map_or(&[][..], |r| &r.target_groups[..]),
     }))
 }
