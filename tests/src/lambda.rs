@@ -380,55 +380,56 @@ async fn start_emulator() -> (CapturedChild, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::moto::Moto;
     use serde_json::json;
 
-    /// Runs against any small `lambda_runtime` function named by
-    /// `INTEGRATION_TESTS_ECHO_LAMBDA` that answers `{"echo": <payload>,
-    /// "fn": <AWS_LAMBDA_FUNCTION_NAME>, "deadlineInMs": <deadline - now>}`,
-    /// fails on `{"fail": ...}`, panics on `{"panic": ...}` and prints a JSON
-    /// log line per event. Skipped (passes) when the variable is unset.
+    /// The emulator plumbing with a real function of the workspace:
+    /// `sync-on-schedule` against a fresh moto holding no target group. Two
+    /// emulators side by side get their own ports; a run succeeds with an
+    /// empty report, a bad payload fails the invocation (HTTP 500) and the
+    /// function keeps serving afterwards; its output is captured. The
+    /// deadline the proxy gives the function is covered by
+    /// `tests/sync_on_deploy.rs`, whose short-deadline scenario needs a real
+    /// one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn emulator_runs_a_function() {
-        let Ok(binary) = std::env::var("INTEGRATION_TESTS_ECHO_LAMBDA") else {
-            eprintln!("INTEGRATION_TESTS_ECHO_LAMBDA not set: skipped");
-            return;
-        };
+        let moto = Moto::start().await;
         let started = Instant::now();
         let (a, b) = tokio::join!(
-            LambdaEmulator::builder_for_path(Path::new(&binary), "echo-a").timeout(Duration::from_secs(30)).start(),
-            LambdaEmulator::builder_for_path(Path::new(&binary), "echo-b").start(),
+            LambdaEmulator::builder("sync-on-schedule")
+                .env(moto.env())
+                .function_name("schedule-a")
+                .timeout(Duration::from_secs(30))
+                .start(),
+            LambdaEmulator::builder("sync-on-schedule").env(moto.env()).function_name("schedule-b").start(),
         );
         eprintln!("two emulators up after {:?}", started.elapsed());
         assert_ne!(a.invoke_url(), b.invoke_url());
 
         let started = Instant::now();
-        let ok = a.invoke(json!({"hello": "world"})).await;
+        let ok = a.invoke(json!({})).await;
         eprintln!("first invocation took {:?}", started.elapsed());
         assert_eq!(ok.status, 200, "{:?}", ok.body);
-        assert_eq!(ok.body["echo"], json!({"hello": "world"}));
-        assert_eq!(ok.body["fn"], "echo-a");
-        let left = ok.body["deadlineInMs"].as_i64().unwrap();
-        assert!((20_000..=30_000).contains(&left), "deadline in {left} ms");
+        assert_eq!(ok.body, json!({"dryRun": false, "targetGroups": [], "error": null}));
 
-        let other = b.invoke(json!([1, 2])).await;
-        assert_eq!(other.body["fn"], "echo-b");
-        assert_eq!(other.body["echo"], json!([1, 2]));
+        let other = b.invoke(json!({"detail": {}})).await;
+        assert_eq!(other.status, 200, "{:?}", other.body);
+        assert_eq!(other.body["targetGroups"], json!([]));
 
-        let failed = a.invoke(json!({"fail": "boom"})).await;
-        assert_eq!(failed.status, 500);
-        assert!(failed.error_message().unwrap().contains("boom"), "{:?}", failed.body);
+        let failed = a.invoke(json!({"targetGroupArns": "not-a-list"})).await;
+        assert_eq!(failed.status, 500, "{:?}", failed.body);
+        assert!(failed.error_message().unwrap().contains("must be a list"), "{:?}", failed.body);
+        assert!(failed.error_type().is_some(), "{:?}", failed.body);
 
-        let panicked = a.invoke(json!({"panic": true})).await;
-        assert_eq!(panicked.status, 500);
-        assert!(panicked.error_message().unwrap().contains("panicked"), "{:?}", panicked.body);
-
-        // The function keeps serving after errors.
+        // The function keeps serving after an error, and its (JSON) log
+        // lines are captured, the error's among them.
         assert!(a.invoke(json!({})).await.is_success());
         let line = a
-            .wait_for_log(|l| l.contains("got event"), Duration::from_secs(5))
+            .wait_for_log(|l| l.contains("must be a list"), Duration::from_secs(5))
             .await
-            .expect("the function's stdout is captured");
-        assert!(serde_json::from_str::<Value>(&line).is_ok(), "{line}");
-        assert!(a.json_logs().len() >= 4);
+            .unwrap_or_else(|| panic!("the error is logged: {:?}", a.logs()));
+        assert!(serde_json::from_str::<Value>(&line).is_ok_and(|v| v.is_object()), "{line}");
+        assert!(!a.json_logs().is_empty());
+        assert!(a.emulator_logs().iter().any(|l| l.contains("starting Runtime server")));
     }
 }

@@ -13,6 +13,11 @@
 //!   which can be told to stop answering or to answer SERVFAIL.
 //! * [`LambdaEmulator`] runs a function binary under the Lambda runtime API
 //!   emulator of `cargo lambda watch --only-lambda-apis` and invokes it.
+//! * [`ResponseServer`] plays CloudFormation's pre-signed `ResponseURL`: it
+//!   records every request and can answer 503 before 200; [`CfnRequest`]
+//!   builds the custom-resource request events.
+//! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
+//!   subscription delivers (moto never publishes RDS events).
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -47,6 +52,7 @@
 //! ```
 
 mod aws;
+mod cfn;
 mod deadline_proxy;
 mod dns;
 mod http;
@@ -54,13 +60,16 @@ mod lambda;
 mod moto;
 mod process;
 mod sandbox;
+mod sns;
 mod workspace;
 
 pub use aws::{AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, scheduled_event};
+pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use dns::DnsServer;
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator};
 pub use moto::Moto;
 pub use process::echo_child_output;
 pub use sandbox::{Sandbox, VPC_CIDR};
+pub use sns::{RdsNotification, SUBSCRIPTION_CONFIRMATION, event_time, now_ms, rds_event, sns_event};
 pub use workspace::{build_binary, find_binary, workspace_root};
