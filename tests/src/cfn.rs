@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -160,7 +160,7 @@ impl Drop for ResponseServer {
 async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    let (method, path, headers, body) = match read_request(&mut reader).await {
+    let request = match crate::http::read_request(&mut reader).await {
         Ok(Some(request)) => request,
         Ok(None) => return,
         Err(e) => {
@@ -170,6 +170,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     };
+    let (method, path, headers, body) = (request.method.to_string(), request.path, request.headers, request.body);
     let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
     let recorded = RecordedRequest {
         method,
@@ -193,54 +194,6 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let _ = write.write_all(head.as_bytes()).await;
     let _ = write.write_all(body.as_bytes()).await;
     let _ = write.flush().await;
-}
-
-type Parsed = (String, String, Vec<(String, String)>, Vec<u8>);
-
-/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` when
-/// the connection closes before a request line.
-async fn read_request<R: AsyncBufReadExt + AsyncReadExt + Unpin>(reader: &mut R) -> Result<Option<Parsed>, String> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or("empty request line")?.to_owned();
-    let path = parts.next().ok_or("no request target")?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-            return Err("connection closed inside the headers".into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| format!("malformed header line {line:?}"))?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).await.map_err(|e| e.to_string())?;
-            let size = size_line.trim().split(';').next().unwrap_or_default();
-            let size = usize::from_str_radix(size, 16).map_err(|e| format!("chunk size: {e}"))?;
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).await.map_err(|e| e.to_string())?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().map_err(|e| format!("content-length: {e}"))?;
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-    }
-    Ok(Some((method, path, headers, body)))
 }
 
 /// A CloudFormation custom-resource request event for `Custom::NlbTargetSync`

@@ -9,11 +9,9 @@
 //! passes everything else through unchanged.
 
 use std::net::Ipv4Addr;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hyper::Method;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -52,20 +50,12 @@ impl Drop for DeadlineProxy {
     }
 }
 
-/// One parsed HTTP/1.1 request.
-struct Incoming {
-    method: Method,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
 /// Serves one keep-alive connection from the function.
 async fn serve(stream: TcpStream, upstream_port: u16, timeout: Duration) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
-        let request = match read_request(&mut reader).await {
+        let request = match crate::http::read_request(&mut reader).await {
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(e) => {
@@ -118,53 +108,4 @@ fn is_hop_header(name: &str) -> bool {
     ["host", "content-length", "transfer-encoding", "connection", "keep-alive"]
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))
-}
-
-/// Reads one request; `None` at a clean end of the connection.
-async fn read_request<R: AsyncBufReadExt + AsyncReadExt + Unpin>(reader: &mut R) -> Result<Option<Incoming>, String> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or("empty request line")?;
-    let method = Method::from_str(method).map_err(|e| e.to_string())?;
-    let path = parts.next().ok_or("no path")?.to_owned();
-
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-            return Err("connection closed inside the headers".into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').ok_or("malformed header")?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).await.map_err(|e| e.to_string())?;
-            let size = size_line.trim().split(';').next().unwrap_or_default();
-            let size = usize::from_str_radix(size, 16).map_err(|e| format!("chunk size: {e}"))?;
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).await.map_err(|e| e.to_string())?;
-            if size == 0 {
-                // Trailers are not used by lambda_runtime; the final CRLF was read.
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().map_err(|e| format!("content-length: {e}"))?;
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-    }
-    Ok(Some(Incoming { method, path, headers, body }))
 }
