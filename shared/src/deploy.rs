@@ -21,6 +21,9 @@ use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, VIEW_TAG, parse_sourc
 use crate::sync::{Selection, SyncEngine, TargetGroupReport};
 use crate::target::{Target, TargetHealth};
 
+/// Longest tag value ELB accepts.
+const MAX_TAG_VALUE: usize = 256;
+
 /// The resource's properties, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceSpec {
@@ -47,6 +50,17 @@ impl ResourceSpec {
         let tokens = prop_string_list(props, "Sources")?;
         let sources = parse_sources(&tokens.join(" "))
             .map_err(|e| PropertyError { property: "Sources".into(), problem: e.to_string() })?;
+        let tag_value = SyncSpec { sources: sources.clone(), port: None }.sources_tag_value();
+        if tag_value.len() > MAX_TAG_VALUE {
+            return Err(PropertyError {
+                property: "Sources".into(),
+                problem: format!(
+                    "the sources take {} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
+                     {MAX_TAG_VALUE}; split them over several target groups",
+                    tag_value.len()
+                ),
+            });
+        }
         let port = optional(props, "Port", prop_u16)?;
         if port == Some(0) {
             return Err(PropertyError {
@@ -415,6 +429,10 @@ mod tests {
             (serde_json::json!({"TargetGroupArn": arn}), "Sources"),
             (serde_json::json!({"TargetGroupArn": arn, "Sources": ["rds-clustr:x"]}), "rds-clustr:x"),
             (serde_json::json!({"TargetGroupArn": arn, "Sources": ["dns:a.b"], "Port": "http"}), "Port"),
+            (
+                serde_json::json!({"TargetGroupArn": arn, "Sources": (0..30).map(|i| format!("dns:db{i}.example.internal")).collect::<Vec<_>>()}),
+                "at most 256",
+            ),
             (
                 serde_json::json!({"TargetGroupArn": arn, "Sources": ["dns:a.b"], "WaitForHealthySeconds": 99999}),
                 "3600",

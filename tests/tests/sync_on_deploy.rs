@@ -423,20 +423,19 @@ async fn a_panic_in_the_work_is_answered_failed_with_its_text() {
 }
 
 /// The answer stays within 4096 bytes of valid JSON when the reason is huge:
-/// 300 long sources that all fail to resolve, and a TargetGroupArn of 6000
-/// characters.
+/// a 20,000-character bad source token (the error quotes it, with quotes and
+/// non-ASCII text to escape), and a TargetGroupArn of 6000 characters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_reason_is_cut_to_fit_the_response_limit() {
     let deploy = Deploy::start(&[]).await;
     let tg = deploy.target_group("app").await;
-    let sources: Vec<String> =
-        (0..300).map(|i| format!("dns:missing-{i:03}-{}.db.example.internal", "x".repeat(40))).collect();
-    let props = json!({"TargetGroupArn": tg.arn, "Sources": sources});
+    let token = format!("rds-clustr:{}", "\"é\\".repeat(5000));
+    let props = json!({"TargetGroupArn": tg.arn, "Sources": [token]});
     let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", props)).await;
     let body = failed(&deploy, &invocation, &answer, "c-1");
     assert!(answer.body.len() <= MAX_BODY_BYTES);
     assert!(reason(&body).ends_with("(truncated)"), "the reason says it was cut: {}", reason(&body));
-    eprintln!("300 sources: {} bytes, Reason of {} bytes", answer.body.len(), reason(&body).len());
+    eprintln!("huge token: {} bytes, Reason of {} bytes", answer.body.len(), reason(&body).len());
 
     let long_arn = format!(
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{}/0123456789abcdef",
