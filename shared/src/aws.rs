@@ -198,6 +198,16 @@ pub trait TargetGroups: Send + Sync {
 /// [`TargetGroups`] over the Elastic Load Balancing v2 API.
 pub struct ElbTargetGroups {
     client: elb::Client,
+    /// Targets DescribeTargetHealth listed with AvailabilityZone `all`
+    /// (addresses outside the target group's VPC), per target group: they must
+    /// be deregistered with that zone too.
+    outside_vpc: std::sync::Mutex<BTreeMap<String, std::collections::BTreeSet<Target>>>,
+}
+
+/// ELB's ValidationError for an address outside the target group's VPC that
+/// was registered without `AvailabilityZone=all` (F8).
+fn is_outside_vpc_error(message: &str) -> bool {
+    message.contains("outside the VPC") || message.contains("not in the VPC")
 }
 
 /// DescribeTags takes at most 20 ARNs per call.
@@ -207,7 +217,7 @@ const TARGETS_PER_CALL: usize = 100;
 
 impl ElbTargetGroups {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        ElbTargetGroups { client: elb::Client::new(config) }
+        ElbTargetGroups { client: elb::Client::new(config), outside_vpc: Default::default() }
     }
 
     fn elb_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ElbError
@@ -251,11 +261,36 @@ impl ElbTargetGroups {
         }
     }
 
-    fn descriptions(targets: &[Target]) -> Vec<TargetDescription> {
+    fn descriptions(targets: &[Target], all_zones: &std::collections::BTreeSet<Target>) -> Vec<TargetDescription> {
         targets
             .iter()
-            .map(|t| TargetDescription::builder().id(t.ip.to_string()).port(i32::from(t.port)).build())
+            .map(|t| {
+                let zone = all_zones.contains(t).then_some("all");
+                TargetDescription::builder()
+                    .id(t.ip.to_string())
+                    .port(i32::from(t.port))
+                    .set_availability_zone(zone.map(str::to_string))
+                    .build()
+            })
             .collect()
+    }
+
+    async fn register_call(&self, arn: &str, targets: &[Target], all_zones: bool) -> Result<(), (String, ElbError)> {
+        let zones = if all_zones { targets.iter().copied().collect() } else { Default::default() };
+        match self
+            .client
+            .register_targets()
+            .target_group_arn(arn)
+            .set_targets(Some(Self::descriptions(targets, &zones)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let message = e.message().unwrap_or_default().to_string();
+                Err((message, Self::elb_error("RegisterTargets", arn, e)))
+            }
+        }
     }
 }
 
@@ -301,35 +336,61 @@ impl TargetGroups for ElbTargetGroups {
             .send()
             .await
             .map_err(|e| Self::elb_error("DescribeTargetHealth", arn, e))?;
-        let targets = resp.target_health_descriptions().iter().filter_map(|d| {
-            let target = d.target()?;
-            let ip: IpAddr = target.id()?.parse().ok()?;
-            let port = u16::try_from(target.port()?).ok()?;
-            let state = d.target_health().and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("unknown");
-            Some((Target { ip, port }, TargetHealth::from_api(state)))
-        });
+        let mut all_zones = std::collections::BTreeSet::new();
+        let targets: Vec<(Target, TargetHealth)> = resp
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| {
+                let target = d.target()?;
+                let ip: IpAddr = target.id()?.parse().ok()?;
+                let port = u16::try_from(target.port()?).ok()?;
+                if target.availability_zone() == Some("all") {
+                    all_zones.insert(Target { ip, port });
+                }
+                let state = d.target_health().and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("unknown");
+                Some((Target { ip, port }, TargetHealth::from_api(state)))
+            })
+            .collect();
+        self.outside_vpc.lock().expect("zones lock").insert(arn.to_string(), all_zones);
         Ok(TargetGroupState::new(targets))
     }
 
+    /// Registers without an Availability Zone (required for addresses inside
+    /// the VPC); when ELB answers that an address is outside the VPC, registers
+    /// one by one and gives only the rejected ones `AvailabilityZone=all` (F8).
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         for chunk in targets.chunks(TARGETS_PER_CALL) {
-            self.client
-                .register_targets()
-                .target_group_arn(arn)
-                .set_targets(Some(Self::descriptions(chunk)))
-                .send()
-                .await
-                .map_err(|e| Self::elb_error("RegisterTargets", arn, e))?;
+            match self.register_call(arn, chunk, false).await {
+                Ok(()) => continue,
+                Err((message, _)) if is_outside_vpc_error(&message) => {}
+                Err((_, error)) => return Err(error),
+            }
+            for target in chunk {
+                match self.register_call(arn, std::slice::from_ref(target), false).await {
+                    Ok(()) => {}
+                    Err((message, _)) if is_outside_vpc_error(&message) => {
+                        self.register_call(arn, std::slice::from_ref(target), true).await.map_err(|(_, e)| e)?;
+                        self.outside_vpc
+                            .lock()
+                            .expect("zones lock")
+                            .entry(arn.to_string())
+                            .or_default()
+                            .insert(*target);
+                    }
+                    Err((_, error)) => return Err(error),
+                }
+            }
         }
         Ok(())
     }
 
     async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        let zones = self.outside_vpc.lock().expect("zones lock").get(arn).cloned().unwrap_or_default();
         for chunk in targets.chunks(TARGETS_PER_CALL) {
             self.client
                 .deregister_targets()
                 .target_group_arn(arn)
-                .set_targets(Some(Self::descriptions(chunk)))
+                .set_targets(Some(Self::descriptions(chunk, &zones)))
                 .send()
                 .await
                 .map_err(|e| Self::elb_error("DeregisterTargets", arn, e))?;
@@ -503,11 +564,117 @@ mod tests {
                 out.build()
             });
         let elb = ElbTargetGroups {
+            outside_vpc: Default::default(),
             client: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, [&groups, &tags]),
         };
         let managed = elb.list_managed().await.unwrap();
         assert_eq!(tags.num_calls(), 2, "25 ARNs take two DescribeTags calls");
         assert_eq!(managed.len(), 9);
         assert!(managed.iter().all(|g| g.target_type == "ip" && g.port == Some(5432)));
+    }
+
+    fn elb_with(rules: &[&aws_smithy_mocks::Rule]) -> ElbTargetGroups {
+        ElbTargetGroups {
+            client: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied()),
+            outside_vpc: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn addresses_outside_the_vpc_are_registered_with_availability_zone_all() {
+        use aws_sdk_elasticloadbalancingv2::operation::register_targets::{
+            RegisterTargetsError, RegisterTargetsOutput,
+        };
+        let outside = || {
+            RegisterTargetsError::generic(
+                aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
+                    .code("ValidationError")
+                    .message(
+                        "The Availability Zone is required for IP address '172.31.9.9' because it is not in the VPC",
+                    )
+                    .build(),
+            )
+        };
+        let ids = |r: &aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsInput| {
+            r.targets()
+                .iter()
+                .map(|t| (t.id().unwrap_or_default().to_string(), t.availability_zone().map(str::to_string)))
+                .collect::<Vec<_>>()
+        };
+        let both = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets)
+            .match_requests(move |r| r.targets().len() == 2)
+            .then_error(outside);
+        let inside = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets)
+            .match_requests(move |r| ids(r) == vec![("10.0.1.5".to_string(), None)])
+            .then_output(|| RegisterTargetsOutput::builder().build());
+        let peer_plain = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets)
+            .match_requests(move |r| ids(r) == vec![("172.31.9.9".to_string(), None)])
+            .then_error(outside);
+        let peer_all = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets)
+            .match_requests(move |r| ids(r) == vec![("172.31.9.9".to_string(), Some("all".to_string()))])
+            .then_output(|| RegisterTargetsOutput::builder().build());
+        let elb = elb_with(&[&both, &inside, &peer_plain, &peer_all]);
+        let targets = [
+            Target { ip: "10.0.1.5".parse().unwrap(), port: 5432 },
+            Target { ip: "172.31.9.9".parse().unwrap(), port: 5432 },
+        ];
+        elb.register("arn:tg", &targets).await.unwrap();
+        assert_eq!((both.num_calls(), inside.num_calls(), peer_plain.num_calls(), peer_all.num_calls()), (1, 1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn other_register_errors_are_not_retried_with_zone_all() {
+        use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsError;
+        let denied = mock!(aws_sdk_elasticloadbalancingv2::Client::register_targets).then_error(|| {
+            RegisterTargetsError::generic(
+                aws_sdk_elasticloadbalancingv2::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("no")
+                    .build(),
+            )
+        });
+        let elb = elb_with(&[&denied]);
+        let err = elb.register("arn:tg", &[Target { ip: "10.0.1.5".parse().unwrap(), port: 5432 }]).await.unwrap_err();
+        assert!(err.to_string().contains("IAM"), "{err}");
+        assert_eq!(denied.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn targets_listed_in_zone_all_are_deregistered_with_it() {
+        use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+        use aws_sdk_elasticloadbalancingv2::types::{
+            TargetDescription, TargetHealth as ApiHealth, TargetHealthDescription, TargetHealthStateEnum,
+        };
+        let health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_output(|| {
+            let described = |id: &str, zone: Option<&str>| {
+                TargetHealthDescription::builder()
+                    .target(
+                        TargetDescription::builder()
+                            .id(id)
+                            .port(5432)
+                            .set_availability_zone(zone.map(str::to_string))
+                            .build(),
+                    )
+                    .target_health(ApiHealth::builder().state(TargetHealthStateEnum::Healthy).build())
+                    .build()
+            };
+            DescribeTargetHealthOutput::builder()
+                .target_health_descriptions(described("10.0.1.5", Some("us-east-1a")))
+                .target_health_descriptions(described("172.31.9.9", Some("all")))
+                .build()
+        });
+        let deregister = mock!(aws_sdk_elasticloadbalancingv2::Client::deregister_targets)
+            .match_requests(|r| {
+                let zones: Vec<(&str, Option<&str>)> =
+                    r.targets().iter().map(|t| (t.id().unwrap_or_default(), t.availability_zone())).collect();
+                zones == vec![("10.0.1.5", None), ("172.31.9.9", Some("all"))]
+            })
+            .then_output(|| DeregisterTargetsOutput::builder().build());
+        let elb = elb_with(&[&health, &deregister]);
+        let state = elb.state("arn:tg").await.unwrap();
+        let all: Vec<Target> = state.targets.keys().copied().collect();
+        elb.deregister("arn:tg", &all).await.unwrap();
+        assert_eq!(deregister.num_calls(), 1);
     }
 }
