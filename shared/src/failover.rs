@@ -9,7 +9,7 @@
 //! applied, or the watch deadline passes.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use crate::aws::{ElbError, TargetGroups};
 use crate::resolve::{DnsLookup, RdsDirectory};
 use crate::spec::{Source, SyncSpec};
 use crate::sync::{Selection, SyncEngine, SyncReport};
-use crate::telemetry::METRICS_NAMESPACE;
+use crate::telemetry::{METRICS_NAMESPACE, now_millis};
 
 /// The kind of RDS resource an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -214,10 +214,6 @@ pub struct WatchOutcome {
     pub reports: Vec<SyncReport>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 fn desired_sets(report: &SyncReport) -> BTreeSet<(String, Vec<String>)> {
     report.target_groups.iter().map(|g| (g.target_group_arn.clone(), g.desired.clone())).collect()
 }
@@ -244,7 +240,7 @@ pub async fn sync_until_settled<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
         outcome.changed |= applied || *first != desired;
         outcome.settled = report.errors().is_empty() && report.target_groups.iter().all(|g| g.held_back.is_empty());
         if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
-            outcome.converged_at_ms = Some(now_ms());
+            outcome.converged_at_ms = Some(now_millis());
         }
         outcome.reports.push(report);
         let done = outcome.settled && (follow_up == SyncNow || outcome.changed);
@@ -267,7 +263,7 @@ pub fn event_line(event: &RdsEvent, decision: &str, target_groups: &[String], ou
     }
     json!({
         "_aws": {
-            "Timestamp": now_ms(),
+            "Timestamp": now_millis(),
             "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [["EventId"]], "Metrics": metrics}]
         },
         "message": "rds event handled",

@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 use crate::plan::{Resolution, SourceAnswer};
 use crate::spec::{ClusterRole, Source};
 use crate::target::AddressFamilies;
+use crate::telemetry::now_millis;
 
 /// A member of a DB cluster, as DescribeDBClusters lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,10 +110,6 @@ tokio::task_local! {
     static OLDEST_READ: std::cell::Cell<u64>;
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     fn new() -> Self {
         Memo { cells: Mutex::new(HashMap::new()) }
@@ -122,7 +119,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         let cell = self.cells.lock().expect("memo lock").entry(key).or_default().clone();
         let (value, sent_ms) = cell
             .get_or_init(|| async {
-                let sent_ms = now_ms();
+                let sent_ms = now_millis();
                 (init().await, sent_ms)
             })
             .await
@@ -178,7 +175,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             .scope(std::cell::Cell::new(u64::MAX), async {
                 let answer = self.resolve(source, families).await;
                 let oldest = OLDEST_READ.with(std::cell::Cell::get);
-                (answer, if oldest == u64::MAX { now_ms() } else { oldest })
+                (answer, if oldest == u64::MAX { now_millis() } else { oldest })
             })
             .await
     }
@@ -390,7 +387,7 @@ mod tests {
     async fn observed_time_is_the_oldest_lookup_even_when_shared() {
         let (rds, dns) = aurora();
         let resolver = SourceResolver::new(&rds, &dns);
-        let before = now_ms();
+        let before = now_millis();
         let (_, first) = resolver.resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         // The readers source reuses the cluster and instance lookups made above:

@@ -28,7 +28,8 @@ pub fn init_logging() {
         .try_init();
 }
 
-fn now_millis() -> u64 {
+/// The current time in Unix milliseconds (0 if the clock is before 1970).
+pub(crate) fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(0)).unwrap_or(0)
 }
 
