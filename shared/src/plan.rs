@@ -118,6 +118,8 @@ pub struct Plan {
     /// To deregister, after registering, each with the port it was registered on.
     pub deregister: Vec<(Target, DeregisterReason)>,
     pub held_back: Vec<HeldBack>,
+    /// Sources that failed or gave no address, each as `source (why)`.
+    pub unresolved: Vec<String>,
 }
 
 impl Plan {
@@ -179,7 +181,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
     let leaving: BTreeMap<&Target, &TargetHealth> =
         current.targets.iter().filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining).collect();
     let hold_all = if !unresolved.is_empty() {
-        Some(HoldReason::SourcesUnresolved { sources: unresolved })
+        Some(HoldReason::SourcesUnresolved { sources: unresolved.clone() })
     } else if !public.is_empty() {
         Some(HoldReason::UntrustedAnswer { addresses: public })
     } else {
@@ -204,6 +206,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
             }
         }
     }
+    plan.unresolved = unresolved;
     plan
 }
 

@@ -300,13 +300,6 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
         };
         let mut plan = plan(&answers, port, &current);
-        let failures: Vec<String> =
-            answers.iter().filter_map(|a| a.outcome.as_ref().err().map(|e| format!("{}: {e}", a.source))).collect();
-        let empty: Vec<String> = answers
-            .iter()
-            .filter(|a| a.outcome.as_ref().is_ok_and(|r| r.addresses.is_empty()))
-            .map(|a| format!("{}: resolved to no address", a.source))
-            .collect();
         let refused: Vec<String> = plan.refused_addresses().iter().map(ToString::to_string).collect();
 
         if !self.options.dry_run && !plan.is_noop() {
@@ -340,15 +333,12 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 outcome.applied_deregister = true;
             }
         }
-        outcome.plan = Some(plan);
-        if !failures.is_empty() || !empty.is_empty() {
-            outcome.error = Some(SyncError::Unresolved {
-                target_group: name,
-                failures: failures.into_iter().chain(empty).collect(),
-            });
+        if !plan.unresolved.is_empty() {
+            outcome.error = Some(SyncError::Unresolved { target_group: name, failures: plan.unresolved.clone() });
         } else if !refused.is_empty() {
             outcome.error = Some(SyncError::NonPrivate { target_group: name, addresses: refused });
         }
+        outcome.plan = Some(plan);
         outcome
     }
 }
