@@ -7,8 +7,7 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use nlb_target_sync::config::{AwsSyncEngine, engine_from_env};
 use nlb_target_sync::custom_resource::{
-    CustomResourceRequest, DEFAULT_MARGIN, Failure, HttpSink, Outcome, Progress, RequestType, Success, answer,
-    deadline, is_failed_create_id,
+    CustomResourceRequest, DEFAULT_MARGIN, Failure, HttpSink, Outcome, Progress, RequestType, Success, answer, deadline,
 };
 use nlb_target_sync::deploy::{DeployError, ResourceSpec, delete, deploy};
 use nlb_target_sync::telemetry;
@@ -61,7 +60,6 @@ async fn on_request(
                 Err(e) => Err(Failure::new(e.to_string()).with_physical_resource_id(spec.target_group_arn)),
             }
         }
-        RequestType::Delete if is_failed_create_id(&physical_id) => Ok(Success::new(physical_id)),
         RequestType::Delete => {
             let spec = ResourceSpec::from_properties(&request.resource_properties).ok();
             match delete(engine, &physical_id, spec.as_ref(), &step).await {
