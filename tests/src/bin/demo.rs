@@ -5,8 +5,8 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use integration_tests::{AuroraCluster, Sandbox, echo_child_output, scheduled_event};
-use serde_json::{Value, json};
+use integration_tests::{AuroraCluster, RdsNotification, Sandbox, echo_child_output, rds_event, scheduled_event};
+use serde_json::Value;
 
 const CLUSTER: &str = "demo-aurora";
 const PROXY: &str = "demo-proxy";
@@ -54,7 +54,12 @@ async fn main() {
     let failover = sandbox.function("sync-on-failover").var("NLB_SYNC_RECHECK_MS", "200").start().await;
     say("delivering RDS-EVENT-0071 (failover completed) to sync-on-failover through an SNS event");
     let sent = Instant::now();
-    let run = failover.invoke(rds_event(CLUSTER, "RDS-EVENT-0071", "Completed failover to DB instance")).await;
+    let event = RdsNotification::cluster(
+        CLUSTER,
+        "RDS-EVENT-0071",
+        &format!("Completed failover to DB instance: {new_writer}"),
+    );
+    let run = failover.invoke(rds_event(&[&event])).await;
     let took = sent.elapsed();
     print_summary(&run.body);
     println!("    invocation took {took:.0?}");
@@ -100,45 +105,4 @@ fn print_summary(body: &Value) {
             g["registered"], g["deregistered"], g["error"]
         );
     }
-}
-
-fn rds_event(cluster: &str, event_id: &str, message: &str) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let event_time = format!("{} {:02}:{:02}:{:02}.000", civil(days), rest / 3600, rest % 3600 / 60, rest % 60);
-    let message = json!({
-        "Event Source": "db-cluster",
-        "Event Time": event_time,
-        "Identifier Link": "https://console.aws.amazon.com/rds/home",
-        "Source ID": cluster,
-        "Source ARN": format!("arn:aws:rds:us-east-1:123456789012:cluster:{cluster}"),
-        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
-        "Event Message": message,
-    });
-    json!({"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:rds-events:demo",
-        "Sns": {
-            "Type": "Notification", "MessageId": "demo", "TopicArn": "arn:aws:sns:us-east-1:123456789012:rds-events",
-            "Subject": "RDS Notification Message", "Message": message.to_string(),
-            "Timestamp": "2026-11-23T10:00:01.000Z", "SignatureVersion": "1", "Signature": "demo",
-            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/unsubscribe", "MessageAttributes": {}
-        }
-    }]})
-}
-
-/// `YYYY-MM-DD` of a day count since 1970-01-01.
-fn civil(days: u64) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
