@@ -9,14 +9,14 @@
 //! | `NLB_SYNC_CONCURRENCY` | target groups synced at once (1-64) | 8 |
 //! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
 //! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
+//! | `NLB_SYNC_FAULT_INJECTION` | `panic`: `sync-on-deploy` panics in its work (a drill of the always-answer path) | unset |
 //!
 //! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::aws::{ElbTargetGroups, RdsApi, load_config};
-use crate::dns::{HickoryDns, NameServer};
+use crate::adapters::{DnsSetupError, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config};
 use crate::sync::{SyncEngine, SyncOptions};
 
 /// The engine with the real AWS and DNS adapters.
@@ -29,6 +29,15 @@ pub struct ConfigError {
     pub variable: &'static str,
     pub value: String,
     pub expected: &'static str,
+}
+
+/// The engine could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
 }
 
 /// What the environment configures.
@@ -90,6 +99,12 @@ impl Settings {
     }
 }
 
+/// True when `NLB_SYNC_FAULT_INJECTION=panic` asks `sync-on-deploy` to panic
+/// in its work, to drill the always-answer path (tests, game days).
+pub fn panic_drill_from_env() -> bool {
+    std::env::var("NLB_SYNC_FAULT_INJECTION").as_deref() == Ok("panic")
+}
+
 /// After an RDS event: how long to watch, and how often to re-check.
 pub fn watch_from_env() -> Result<(Duration, Duration), ConfigError> {
     watch_from_lookup(|k| std::env::var(k).ok())
@@ -119,8 +134,8 @@ fn number_var(
 }
 
 /// Builds the engine from the environment: AWS clients and the DNS resolver.
-pub async fn engine_from_env() -> Result<AwsSyncEngine, String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+pub async fn engine_from_env() -> Result<AwsSyncEngine, SetupError> {
+    let settings = Settings::from_env()?;
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
     let config = load_config().await;
     Ok(SyncEngine::new(ElbTargetGroups::new(&config), RdsApi::new(&config), dns, settings.options))

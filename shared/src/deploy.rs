@@ -1,6 +1,6 @@
-//! What the `Custom::NlbTargetSync` resource does on Create, Update and Delete.
-//! The CloudFormation answer itself (always sent, in time, within 4 KB) is the
-//! job of [`crate::custom_resource`]; this module only decides and acts.
+//! What the `Custom::NlbTargetSync` resource does on Create, Update and Delete,
+//! and which answer CloudFormation gets. Delivering that answer (always, in
+//! time, within 4 KB) is the job of [`crate::custom_resource`].
 //!
 //! - Create/Update: write the sources (and port) tags on the target group, sync
 //!   it now, optionally wait until every wanted target is healthy.
@@ -9,20 +9,29 @@
 //!   A missing target group, or an id left by a failed Create, is a success.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::fmt;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tokio::time::Instant;
 
-use crate::aws::{ElbError, TargetGroups};
-use crate::custom_resource::{PropertyError, optional, prop_str, prop_string_list, prop_u16, prop_u64};
-use crate::plan::HoldReason;
-use crate::resolve::{DnsLookup, RdsDirectory, SourceResolver};
-use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, VIEW_TAG, parse_sources};
-use crate::sync::{Selection, SyncEngine, TargetGroupReport};
+use crate::custom_resource::{
+    CustomResourceRequest, Failure, Outcome, Progress, PropertyError, RequestType, Success, optional, prop_str,
+    prop_string_list, prop_u16, prop_u64,
+};
+use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::report::Trigger;
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, parse_sources};
+use crate::sync::{GroupOutcome, RunError, Selection, SyncEngine};
 use crate::target::{Target, TargetHealth};
+use crate::telemetry::emit_run;
 
 /// Longest tag value ELB accepts.
 const MAX_TAG_VALUE: usize = 256;
+/// Longest `WaitForHealthySeconds` (a custom resource's ServiceTimeout is at most an hour).
+const MAX_WAIT_SECONDS: u64 = 3600;
+/// How often the wait re-reads target health.
+const HEALTH_POLL: Duration = Duration::from_secs(5);
 
 /// The resource's properties, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,46 +43,44 @@ pub struct ResourceSpec {
     pub wait_for_healthy: Duration,
 }
 
+fn property_error(property: &str, problem: String) -> PropertyError {
+    PropertyError { property: property.into(), problem }
+}
+
 impl ResourceSpec {
     /// Reads `TargetGroupArn`, `Sources` (a list, or one space-separated string),
     /// `Port` and `WaitForHealthySeconds`; values may arrive as strings.
     pub fn from_properties(props: &Map<String, Value>) -> Result<ResourceSpec, PropertyError> {
         let target_group_arn = prop_str(props, "TargetGroupArn")?;
         if !target_group_arn.starts_with("arn:") || !target_group_arn.contains(":targetgroup/") {
-            return Err(PropertyError {
-                property: "TargetGroupArn".into(),
-                problem: format!(
-                    "expected a target group ARN (arn:...:targetgroup/name/id), got \"{target_group_arn}\""
-                ),
-            });
+            return Err(property_error(
+                "TargetGroupArn",
+                format!("expected a target group ARN (arn:...:targetgroup/name/id), got \"{target_group_arn}\""),
+            ));
         }
         let tokens = prop_string_list(props, "Sources")?;
-        let sources = parse_sources(&tokens.join(" "))
-            .map_err(|e| PropertyError { property: "Sources".into(), problem: e.to_string() })?;
+        let sources = parse_sources(&tokens.join(" ")).map_err(|e| property_error("Sources", e.to_string()))?;
         let tag_value = SyncSpec { sources: sources.clone(), port: None }.sources_tag_value();
         if tag_value.len() > MAX_TAG_VALUE {
-            return Err(PropertyError {
-                property: "Sources".into(),
-                problem: format!(
+            return Err(property_error(
+                "Sources",
+                format!(
                     "the sources take {} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
                      {MAX_TAG_VALUE}; split them over several target groups",
                     tag_value.len()
                 ),
-            });
+            ));
         }
         let port = optional(props, "Port", prop_u16)?;
         if port == Some(0) {
-            return Err(PropertyError {
-                property: "Port".into(),
-                problem: "expected a port from 1 to 65535, got 0".into(),
-            });
+            return Err(property_error("Port", "expected a port from 1 to 65535, got 0".into()));
         }
         let wait = optional(props, "WaitForHealthySeconds", prop_u64)?.unwrap_or(0);
-        if wait > 3600 {
-            return Err(PropertyError {
-                property: "WaitForHealthySeconds".into(),
-                problem: format!("expected at most 3600 seconds, got {wait}"),
-            });
+        if wait > MAX_WAIT_SECONDS {
+            return Err(property_error(
+                "WaitForHealthySeconds",
+                format!("expected at most {MAX_WAIT_SECONDS} seconds, got {wait}"),
+            ));
         }
         Ok(ResourceSpec { target_group_arn, sources, port, wait_for_healthy: Duration::from_secs(wait) })
     }
@@ -88,8 +95,29 @@ impl ResourceSpec {
 pub struct Deployed {
     /// The target group ARN: stable for the resource, new when the ARN changes.
     pub physical_id: String,
-    /// Wanted targets now registered, as `ip:port`.
-    pub targets: Vec<String>,
+    /// Wanted targets now registered.
+    pub targets: Vec<Target>,
+}
+
+/// A wanted target that is not healthy, for [`DeployError::Unhealthy`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTarget {
+    pub target: Target,
+    /// `None`: not registered (any more).
+    pub health: Option<TargetHealth>,
+}
+
+impl fmt::Display for PendingTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.health {
+            Some(health) => write!(f, "{} {}", self.target, health.label()),
+            None => write!(f, "{} not registered", self.target),
+        }
+    }
+}
+
+fn join<T: ToString>(items: &[T], separator: &str) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
 }
 
 /// Why Create, Update or Delete failed; each message says what to fix.
@@ -106,197 +134,204 @@ pub enum DeployError {
     AlreadyManaged { arn: String, existing: String },
     #[error(transparent)]
     Elb(#[from] ElbError),
-    #[error("sync failed: {}", errors.join(" | "))]
-    SyncFailed { errors: Vec<String> },
-    #[error("after waiting {seconds} s not every target is healthy: {}; check the database security group allows the NLB's subnets on the port, and the health check settings", states.join(", "))]
-    Unhealthy { seconds: u64, states: Vec<String> },
-}
-
-/// Create, or Update: tags, sync, optional wait. `previous` is the resource's
-/// spec before an Update: a target group may already carry those sources (or
-/// these), but not someone else's.
-pub async fn deploy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    spec: &ResourceSpec,
-    previous: Option<&ResourceSpec>,
-    progress: &(impl Fn(&str) + Sync),
-) -> Result<Deployed, DeployError> {
-    let arn = spec.target_group_arn.as_str();
-    progress(&format!("describing target group {arn}"));
-    let info = engine
-        .target_groups
-        .describe(arn)
-        .await?
-        .ok_or_else(|| DeployError::TargetGroupNotFound { arn: arn.into() })?;
-    if info.target_type != "ip" {
-        return Err(DeployError::NotIpTargetGroup { arn: arn.into(), target_type: info.target_type });
-    }
-    if let Some(existing) = info.tags.get(SOURCES_TAG) {
-        let same = |other: &ResourceSpec| parse_sources(existing).is_ok_and(|s| s == other.sources);
-        if !same(spec) && !previous.is_some_and(same) {
-            return Err(DeployError::AlreadyManaged { arn: arn.into(), existing: existing.clone() });
-        }
-    }
-    if !engine.options.dry_run {
-        progress("writing the sync tags");
-        let sync_spec = spec.sync_spec();
-        match spec.port {
-            Some(port) => {
-                let tags = [(SOURCES_TAG, sync_spec.sources_tag_value()), (PORT_TAG, port.to_string())];
-                engine.target_groups.add_tags(arn, &tags).await?;
-            }
-            None => {
-                engine.target_groups.add_tags(arn, &[(SOURCES_TAG, sync_spec.sources_tag_value())]).await?;
-                if info.tags.contains_key(PORT_TAG) {
-                    engine.target_groups.remove_tags(arn, &[PORT_TAG]).await?;
-                }
-            }
-        }
-    }
-    progress("resolving the sources and syncing the target group");
-    let mut report = sync_one(engine, arn).await?;
-    if !spec.wait_for_healthy.is_zero() {
-        let deadline = Instant::now() + spec.wait_for_healthy;
-        wait_until_healthy(engine, arn, &report, deadline, progress).await?;
-        if awaits_replacement(&report) {
-            // The replacements are healthy now: finish make-before-break.
-            progress("removing the targets the new ones replace");
-            report = sync_one(engine, arn).await?;
-        }
-    }
-    let state = engine.target_groups.state(arn).await?;
-    let targets = state.targets.keys().map(Target::to_string).filter(|t| report.desired.contains(t)).collect();
-    Ok(Deployed { physical_id: arn.to_string(), targets })
-}
-
-async fn sync_one<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    arn: &str,
-) -> Result<TargetGroupReport, DeployError> {
-    let report = engine.run(&Selection::Only(vec![arn.to_string()])).await;
-    crate::telemetry::emit(&report, "deploy");
-    let errors = report.errors();
-    if !errors.is_empty() {
-        return Err(DeployError::SyncFailed { errors });
-    }
-    report.target_groups.into_iter().next().ok_or(DeployError::SyncFailed { errors: vec!["no report".into()] })
-}
-
-fn awaits_replacement(report: &TargetGroupReport) -> bool {
-    let waiting = HoldReason::AwaitingHealthyReplacement.to_string();
-    report.held_back.iter().any(|h| h.reason == waiting)
-}
-
-async fn wait_until_healthy<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    arn: &str,
-    report: &TargetGroupReport,
-    deadline: Instant,
-    progress: &(impl Fn(&str) + Sync),
-) -> Result<(), DeployError> {
-    let wanted: BTreeSet<&String> = report.desired.iter().collect();
-    let started = Instant::now();
-    loop {
-        let state = engine.target_groups.state(arn).await?;
-        let pending: Vec<String> = state
-            .targets
-            .iter()
-            .filter(|(t, h)| wanted.contains(&t.to_string()) && **h != TargetHealth::Healthy)
-            .map(|(t, h)| format!("{t} {h:?}").to_lowercase())
-            .collect();
-        let registered: BTreeSet<String> = state.targets.keys().map(Target::to_string).collect();
-        let missing = wanted.iter().filter(|w| !registered.contains(**w)).count();
-        if pending.is_empty() && missing == 0 {
-            return Ok(());
-        }
-        progress(&format!("waiting for {} target(s) to pass health checks", pending.len() + missing));
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(DeployError::Unhealthy { seconds: started.elapsed().as_secs(), states: pending });
-        }
-        tokio::time::sleep((deadline - now).min(Duration::from_secs(5))).await;
-    }
+    #[error("sync failed: {}", join(errors, " | "))]
+    SyncFailed { errors: Vec<RunError> },
+    #[error(
+        "after waiting {seconds} s not every target is healthy: {}; check the database security group allows the NLB's subnets on the port, and the health check settings",
+        join(pending, ", ")
+    )]
+    Unhealthy { seconds: u64, pending: Vec<PendingTarget> },
 }
 
 /// What Delete did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deleted {
-    pub deregistered: Vec<String>,
+    pub deregistered: Vec<Target>,
     /// Why something was left as it was (missing group, unresolvable source...).
     pub notes: Vec<String>,
 }
 
-/// Delete: idempotent, tolerant of what no longer exists.
-pub async fn delete<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    physical_id: &str,
-    spec: Option<&ResourceSpec>,
-    progress: &(impl Fn(&str) + Sync),
-) -> Result<Deleted, DeployError> {
-    let mut deleted = Deleted { deregistered: Vec::new(), notes: Vec::new() };
-    if !physical_id.starts_with("arn:") {
-        deleted
-            .notes
-            .push(format!("'{physical_id}' is not a target group ARN (left by a failed create): nothing to do"));
-        return Ok(deleted);
+impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
+    /// Create, or Update: tags, sync, optional wait. `previous` is the resource's
+    /// spec before an Update: a target group may already carry those sources (or
+    /// these), but not someone else's.
+    pub async fn deploy(
+        &self,
+        spec: &ResourceSpec,
+        previous: Option<&ResourceSpec>,
+        progress: &(impl Fn(&str) + Sync),
+    ) -> Result<Deployed, DeployError> {
+        let arn = spec.target_group_arn.as_str();
+        progress(&format!("describing target group {arn}"));
+        let info = self.target_group(arn).await?.ok_or_else(|| DeployError::TargetGroupNotFound { arn: arn.into() })?;
+        if info.target_type != "ip" {
+            return Err(DeployError::NotIpTargetGroup { arn: arn.into(), target_type: info.target_type });
+        }
+        if let Some(existing) = info.tags.get(SOURCES_TAG) {
+            let same = |other: &ResourceSpec| parse_sources(existing).is_ok_and(|s| s == other.sources);
+            if !same(spec) && !previous.is_some_and(same) {
+                return Err(DeployError::AlreadyManaged { arn: arn.into(), existing: existing.clone() });
+            }
+        }
+        progress("writing the sync tags");
+        self.write_spec(&info, &spec.sync_spec()).await?;
+        progress("resolving the sources and syncing the target group");
+        let mut group = self.sync_for_deploy(arn).await?;
+        if !spec.wait_for_healthy.is_zero() {
+            self.wait_until_healthy(arn, &group.desired(), Instant::now() + spec.wait_for_healthy, progress).await?;
+            if group.awaits_healthy_replacement() {
+                // The replacements are healthy now: finish make-before-break.
+                progress("removing the targets the new ones replace");
+                group = self.sync_for_deploy(arn).await?;
+            }
+        }
+        let desired = group.desired();
+        let state = self.target_health(arn).await?;
+        let targets = state.targets.keys().filter(|t| desired.contains(t)).copied().collect();
+        Ok(Deployed { physical_id: arn.to_string(), targets })
     }
-    progress(&format!("describing target group {physical_id}"));
-    let Some(info) = engine.target_groups.describe(physical_id).await? else {
-        deleted.notes.push(format!("target group {physical_id} no longer exists"));
-        return Ok(deleted);
-    };
-    let Some(spec) = spec else {
-        deleted.notes.push("the request carries no readable properties: tags and targets left as they are".into());
-        return Ok(deleted);
-    };
-    let ours = spec.sync_spec();
-    let owned = SyncSpec::from_tags(&info.tags).ok().flatten().is_some_and(|s| s.sources == ours.sources);
-    let port = spec.port.or(info.port);
-    if engine.options.dry_run {
-        deleted.notes.push("dry run: nothing changed".into());
-        return Ok(deleted);
+
+    async fn sync_for_deploy(&self, arn: &str) -> Result<GroupOutcome, DeployError> {
+        let run = self.run(&Selection::Only(vec![arn.to_string()])).await;
+        emit_run(&run, Trigger::Deploy);
+        let run = run.into_result().map_err(|failed| DeployError::SyncFailed { errors: failed.errors })?;
+        // A run over one ARN reports exactly that group, or fails above.
+        run.groups.into_iter().next().ok_or(DeployError::TargetGroupNotFound { arn: arn.into() })
     }
-    if !owned {
-        deleted.notes.push(format!(
-            "the {SOURCES_TAG} tag no longer lists this resource's sources: tags and targets left as they are"
-        ));
-        return Ok(deleted);
-    }
-    progress("removing the sync tags");
-    let mut keys = vec![SOURCES_TAG, VIEW_TAG];
-    if spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref() {
-        keys.push(PORT_TAG);
-    }
-    engine.target_groups.remove_tags(physical_id, &keys).await?;
-    let Some(port) = port else { return Ok(deleted) };
-    progress("resolving the sources to find their targets");
-    let resolver = SourceResolver::new(&engine.rds, &engine.dns);
-    let mut ours: BTreeSet<Target> = BTreeSet::new();
-    for source in &spec.sources {
-        match resolver.resolve(source, info.families).await.outcome {
-            Ok(resolution) => ours.extend(resolution.addresses.into_iter().map(|ip| Target { ip, port })),
-            Err(why) => deleted.notes.push(format!("{source}: {why}; its targets, if any, were left registered")),
+
+    async fn wait_until_healthy(
+        &self,
+        arn: &str,
+        wanted: &BTreeSet<Target>,
+        deadline: Instant,
+        progress: &(impl Fn(&str) + Sync),
+    ) -> Result<(), DeployError> {
+        let started = Instant::now();
+        loop {
+            let state = self.target_health(arn).await?;
+            let pending: Vec<PendingTarget> = wanted
+                .iter()
+                .filter_map(|t| match state.targets.get(t) {
+                    Some(TargetHealth::Healthy) => None,
+                    health => Some(PendingTarget { target: *t, health: health.cloned() }),
+                })
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            progress(&format!("waiting for {} target(s) to pass health checks", pending.len()));
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(DeployError::Unhealthy { seconds: (now - started).as_secs(), pending });
+            }
+            tokio::time::sleep((deadline - now).min(HEALTH_POLL)).await;
         }
     }
-    let state = engine.target_groups.state(physical_id).await?;
-    let leaving: Vec<Target> = state
-        .targets
-        .iter()
-        .filter(|(t, h)| ours.contains(t) && **h != TargetHealth::Draining)
-        .map(|(t, _)| *t)
-        .collect();
-    if !leaving.is_empty() {
-        progress("deregistering the resource's targets");
-        engine.target_groups.deregister(physical_id, &leaving).await?;
+
+    /// Delete: idempotent, tolerant of what no longer exists.
+    pub async fn delete_resource(
+        &self,
+        physical_id: &str,
+        spec: Option<&ResourceSpec>,
+        progress: &(impl Fn(&str) + Sync),
+    ) -> Result<Deleted, DeployError> {
+        let mut deleted = Deleted { deregistered: Vec::new(), notes: Vec::new() };
+        if !physical_id.starts_with("arn:") {
+            deleted
+                .notes
+                .push(format!("'{physical_id}' is not a target group ARN (left by a failed create): nothing to do"));
+            return Ok(deleted);
+        }
+        progress(&format!("describing target group {physical_id}"));
+        let Some(info) = self.target_group(physical_id).await? else {
+            deleted.notes.push(format!("target group {physical_id} no longer exists"));
+            return Ok(deleted);
+        };
+        let Some(spec) = spec else {
+            deleted.notes.push("the request carries no readable properties: tags and targets left as they are".into());
+            return Ok(deleted);
+        };
+        let owned = SyncSpec::from_tags(&info.tags).ok().flatten().is_some_and(|s| s.sources == spec.sources);
+        if self.options().dry_run {
+            deleted.notes.push("dry run: nothing changed".into());
+            return Ok(deleted);
+        }
+        if !owned {
+            deleted.notes.push(format!(
+                "the {SOURCES_TAG} tag no longer lists this resource's sources: tags and targets left as they are"
+            ));
+            return Ok(deleted);
+        }
+        progress("removing the sync tags");
+        let own_port_tag = spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref();
+        self.remove_spec(physical_id, own_port_tag).await?;
+        let Some(port) = spec.port.or(info.port) else { return Ok(deleted) };
+        progress("resolving the sources to find their targets");
+        let mut ours: BTreeSet<Target> = BTreeSet::new();
+        for answer in self.resolve(&spec.sources, info.families).await {
+            match answer.outcome {
+                Ok(resolution) => ours.extend(resolution.addresses.into_iter().map(|ip| Target { ip, port })),
+                Err(why) => {
+                    deleted.notes.push(format!("{}: {why}; its targets, if any, were left registered", answer.source))
+                }
+            }
+        }
+        let state = self.target_health(physical_id).await?;
+        let leaving: Vec<Target> = state
+            .targets
+            .iter()
+            .filter(|(t, h)| ours.contains(t) && **h != TargetHealth::Draining)
+            .map(|(t, _)| *t)
+            .collect();
+        if !leaving.is_empty() {
+            progress("deregistering the resource's targets");
+            self.deregister(physical_id, &leaving).await?;
+        }
+        deleted.deregistered = leaving;
+        Ok(deleted)
     }
-    deleted.deregistered = leaving.iter().map(Target::to_string).collect();
-    Ok(deleted)
+
+    /// Answers one `Custom::NlbTargetSync` request: what to do, and which
+    /// `PhysicalResourceId` each outcome carries.
+    pub async fn on_resource_request(&self, request: &CustomResourceRequest, progress: &Progress) -> Outcome {
+        let step = |what: &str| progress.set(what);
+        let physical_id = request.physical_resource_id.clone().unwrap_or_default();
+        match request.request_type {
+            RequestType::Create | RequestType::Update => {
+                let spec = ResourceSpec::from_properties(&request.resource_properties)?;
+                // From here on the target group may be changed: a timeout or panic
+                // must still answer with its id so the following Delete cleans up.
+                if request.request_type == RequestType::Create {
+                    progress.set_physical_resource_id(&spec.target_group_arn);
+                }
+                let previous =
+                    request.old_resource_properties.as_ref().and_then(|p| ResourceSpec::from_properties(p).ok());
+                match self.deploy(&spec, previous.as_ref(), &step).await {
+                    Ok(done) => Ok(Success::new(done.physical_id)
+                        .with_data("Targets", join(&done.targets, ","))
+                        .with_data("TargetCount", done.targets.len())),
+                    // A failed Create names the target group it may have tagged, so
+                    // its Delete cleans up; never a group that belongs to someone else.
+                    Err(e @ DeployError::AlreadyManaged { .. }) => Err(Failure::new(e.to_string())),
+                    Err(e) => Err(Failure::new(e.to_string()).with_physical_resource_id(spec.target_group_arn)),
+                }
+            }
+            RequestType::Delete => {
+                let spec = ResourceSpec::from_properties(&request.resource_properties).ok();
+                match self.delete_resource(&physical_id, spec.as_ref(), &step).await {
+                    Ok(_) => Ok(Success::new(physical_id)),
+                    Err(e) => Err(Failure::new(e.to_string())),
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
+    use crate::ports::TargetGroups;
     use crate::sync::SyncOptions;
 
     fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -321,13 +356,13 @@ mod tests {
     #[tokio::test]
     async fn create_writes_tags_and_fills_the_group() {
         let e = engine();
-        let arn = e.target_groups.group("db", None);
+        let arn = e.elb().group("db", None);
         let mut s = spec(&arn, "rds-proxy:px");
         s.port = Some(6432);
-        let done = deploy(&e, &s, None, &|_| {}).await.unwrap();
+        let done = e.deploy(&s, None, &|_| {}).await.unwrap();
         assert_eq!(done.physical_id, arn);
-        assert_eq!(done.targets, vec!["10.0.1.9:6432", "10.0.2.9:6432"]);
-        let tags = e.target_groups.tags(&arn).await.unwrap();
+        assert_eq!(join(&done.targets, " "), "10.0.1.9:6432 10.0.2.9:6432");
+        let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags[SOURCES_TAG], "rds-proxy:px");
         assert_eq!(tags[PORT_TAG], "6432");
     }
@@ -335,77 +370,78 @@ mod tests {
     #[tokio::test]
     async fn update_with_new_sources_replaces_targets_once_healthy() {
         let e = engine();
-        let arn = e.target_groups.group("db", None);
-        deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        let arn = e.elb().group("db", None);
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
         let mut s = spec(&arn, "rds-proxy:py");
         s.wait_for_healthy = Duration::from_secs(5);
-        let done = deploy(&e, &s, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
-        assert_eq!(done.targets, vec!["10.0.3.9:5432"]);
-        assert_eq!(e.target_groups.held(&arn), vec!["10.0.3.9"]);
+        let done = e.deploy(&s, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
+        assert_eq!(join(&done.targets, " "), "10.0.3.9:5432");
+        assert_eq!(e.elb().held(&arn), vec!["10.0.3.9"]);
     }
 
     #[tokio::test]
     async fn create_errors_say_what_to_fix() {
         let e = engine();
-        let err =
-            deploy(&e, &spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"), None, &|_| {})
-                .await
-                .unwrap_err();
+        let err = e
+            .deploy(&spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"), None, &|_| {})
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("does not exist") && err.to_string().contains("TargetGroupArn"));
-        let arn = e.target_groups.group("db", None);
-        let err = deploy(&e, &spec(&arn, "rds-proxy:nope"), None, &|_| {}).await.unwrap_err().to_string();
+        let arn = e.elb().group("db", None);
+        let err = e.deploy(&spec(&arn, "rds-proxy:nope"), None, &|_| {}).await.unwrap_err().to_string();
         assert!(err.contains("RDS Proxy 'nope' does not exist"), "{err}");
     }
 
     #[tokio::test]
     async fn unhealthy_targets_fail_the_wait_with_their_states() {
         let e = engine();
-        let arn = e.target_groups.group("db", None);
-        *e.target_groups.register_health.lock().unwrap() = TargetHealth::Unhealthy;
+        let arn = e.elb().group("db", None);
+        *e.elb().register_health.lock().unwrap() = TargetHealth::Unhealthy;
         let mut s = spec(&arn, "rds-proxy:px");
         s.wait_for_healthy = Duration::from_millis(50);
-        let err = deploy(&e, &s, None, &|_| {}).await.unwrap_err().to_string();
+        let err = e.deploy(&s, None, &|_| {}).await.unwrap_err().to_string();
         assert!(err.contains("10.0.1.9:5432 unhealthy") && err.contains("security group"), "{err}");
     }
 
     #[tokio::test]
     async fn delete_removes_only_its_tags_and_targets() {
         let e = engine();
-        let arn = e.target_groups.group("db", None);
-        e.target_groups.seed(&arn, "10.7.7.7");
-        e.target_groups.add_tags(&arn, &[("team", "data".into())]).await.unwrap();
-        deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
-        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
-        assert_eq!(done.deregistered, vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
-        assert_eq!(e.target_groups.held(&arn), vec!["10.7.7.7"]);
-        let tags = e.target_groups.tags(&arn).await.unwrap();
+        let arn = e.elb().group("db", None);
+        e.elb().seed(&arn, "10.7.7.7");
+        e.elb().add_tags(&arn, &[("team", "data".into())]).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        let done = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
+        assert_eq!(join(&done.deregistered, " "), "10.0.1.9:5432 10.0.2.9:5432");
+        assert_eq!(e.elb().held(&arn), vec!["10.7.7.7"]);
+        let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags.keys().collect::<Vec<_>>(), vec!["team"]);
         // Again: idempotent.
-        let again = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
+        let again = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
         assert!(again.deregistered.is_empty());
     }
 
     #[tokio::test]
     async fn delete_tolerates_what_does_not_exist() {
         let e = engine();
-        let gone = delete(&e, "arn:aws:elasticloadbalancing:x:1:targetgroup/gone/1", None, &|_| {}).await.unwrap();
+        let gone =
+            e.delete_resource("arn:aws:elasticloadbalancing:x:1:targetgroup/gone/1", None, &|_| {}).await.unwrap();
         assert!(gone.notes[0].contains("no longer exists"));
-        let failed = delete(&e, "failed-create-123", None, &|_| {}).await.unwrap();
+        let failed = e.delete_resource("failed-create-123", None, &|_| {}).await.unwrap();
         assert!(failed.notes[0].contains("failed create"));
-        let arn = e.target_groups.group("db", Some("rds-proxy:nope"));
-        let unresolvable = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {}).await.unwrap();
+        let arn = e.elb().group("db", Some("rds-proxy:nope"));
+        let unresolvable = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {}).await.unwrap();
         assert!(unresolvable.notes.iter().any(|n| n.contains("rds-proxy:nope")));
     }
 
     #[tokio::test]
     async fn create_refuses_a_group_synced_from_other_sources() {
         let e = engine();
-        let arn = e.target_groups.group("db", Some("rds-proxy:py"));
-        let err = deploy(&e, &spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap_err().to_string();
+        let arn = e.elb().group("db", Some("rds-proxy:py"));
+        let err = e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap_err().to_string();
         assert!(err.contains("already synced from other sources") && err.contains("rds-proxy:py"), "{err}");
-        assert!(e.target_groups.held(&arn).is_empty());
+        assert!(e.elb().held(&arn).is_empty());
         // Re-applying the same sources (a retried Create) is fine.
-        deploy(&e, &spec(&arn, "rds-proxy:py"), None, &|_| {}).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:py"), None, &|_| {}).await.unwrap();
     }
 
     #[test]
@@ -446,11 +482,11 @@ mod tests {
     #[tokio::test]
     async fn delete_leaves_a_group_now_synced_from_other_sources_alone() {
         let e = engine();
-        let arn = e.target_groups.group("db", Some("rds-proxy:px"));
-        e.target_groups.seed(&arn, "10.0.1.9");
-        let done = delete(&e, &arn, Some(&spec(&arn, "rds-proxy:py")), &|_| {}).await.unwrap();
+        let arn = e.elb().group("db", Some("rds-proxy:px"));
+        e.elb().seed(&arn, "10.0.1.9");
+        let done = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:py")), &|_| {}).await.unwrap();
         assert!(done.deregistered.is_empty());
-        assert_eq!(e.target_groups.held(&arn), vec!["10.0.1.9"]);
-        assert_eq!(e.target_groups.tags(&arn).await.unwrap()[SOURCES_TAG], "rds-proxy:px");
+        assert_eq!(e.elb().held(&arn), vec!["10.0.1.9"]);
+        assert_eq!(e.elb().tags(&arn).await.unwrap()[SOURCES_TAG], "rds-proxy:px");
     }
 }

@@ -1,5 +1,5 @@
-//! Following RDS event notifications (delivered through SNS): which events
-//! matter, which target groups they touch, and how long to keep re-checking.
+//! Following RDS events: which target groups an event touches, and how long
+//! to keep re-checking after it.
 //!
 //! The RDS API is the authority on roles, so an Aurora failover is applied as
 //! soon as DescribeDBClusters names the new writer, whatever the cluster
@@ -9,188 +9,19 @@
 //! applied, or the watch deadline passes.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use tokio::time::Instant;
 
-use crate::aws::{ElbError, TargetGroups};
-use crate::resolve::{DnsLookup, RdsDirectory};
-use crate::spec::{Source, SyncSpec};
-use crate::sync::{Selection, SyncEngine, SyncReport};
-use crate::telemetry::{METRICS_NAMESPACE, now_millis};
-
-/// The kind of RDS resource an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    DbCluster,
-    DbInstance,
-    DbProxy,
-}
-
-/// What to do after the first sync an event triggers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FollowUp {
-    /// The RDS API already shows the new state: sync until settled.
-    SyncNow,
-    /// The change is still to come (or DNS lags): re-check until the answer
-    /// changes and is applied, or the watch deadline passes.
-    WatchForChange,
-}
-
-/// One RDS event this function acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventRule {
-    pub id: &'static str,
-    pub kind: SourceKind,
-    pub follow_up: FollowUp,
-    pub meaning: &'static str,
-}
-
-const fn rule(id: &'static str, kind: SourceKind, follow_up: FollowUp, meaning: &'static str) -> EventRule {
-    EventRule { id, kind, follow_up, meaning }
-}
-
-use FollowUp::{SyncNow, WatchForChange};
-use SourceKind::{DbCluster, DbInstance, DbProxy};
-
-/// Every event that can move addresses, in one place. Anything else is logged
-/// and ignored.
-pub const EVENT_RULES: &[EventRule] = &[
-    rule("RDS-EVENT-0069", DbCluster, SyncNow, "cluster failover failed (the writer may not have moved)"),
-    rule("RDS-EVENT-0070", DbCluster, SyncNow, "cluster failover: the promoted instance restarted"),
-    rule("RDS-EVENT-0071", DbCluster, SyncNow, "cluster failover completed"),
-    rule("RDS-EVENT-0072", DbCluster, WatchForChange, "cluster failover started in the same AZ"),
-    rule("RDS-EVENT-0073", DbCluster, WatchForChange, "cluster failover started across AZs"),
-    rule("RDS-EVENT-0013", DbInstance, WatchForChange, "Multi-AZ instance failover started"),
-    rule("RDS-EVENT-0015", DbInstance, WatchForChange, "Multi-AZ failover completed; DNS may take minutes"),
-    rule("RDS-EVENT-0049", DbInstance, WatchForChange, "Multi-AZ instance failover completed"),
-    rule("RDS-EVENT-0050", DbInstance, WatchForChange, "Multi-AZ activation started"),
-    rule("RDS-EVENT-0051", DbInstance, WatchForChange, "Multi-AZ activation completed"),
-    rule("RDS-EVENT-0065", DbInstance, WatchForChange, "recovered from a partial failover"),
-    rule("RDS-EVENT-0004", DbInstance, WatchForChange, "instance shut down"),
-    rule("RDS-EVENT-0006", DbInstance, WatchForChange, "instance restarted"),
-    rule("RDS-EVENT-0052", DbInstance, WatchForChange, "Multi-AZ instance recovery started"),
-    rule("RDS-EVENT-0053", DbInstance, WatchForChange, "Multi-AZ instance recovery completed"),
-    rule("RDS-EVENT-0203", DbProxy, SyncNow, "proxy created"),
-    rule("RDS-EVENT-0204", DbProxy, SyncNow, "proxy modified"),
-    rule("RDS-EVENT-0206", DbProxy, SyncNow, "proxy endpoint created"),
-    rule("RDS-EVENT-0207", DbProxy, SyncNow, "proxy endpoint modified"),
-    rule("RDS-EVENT-0243", DbProxy, SyncNow, "proxy could not scale: subnet out of IP addresses"),
-];
-
-/// An RDS event notification, as RDS publishes it to SNS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RdsEvent {
-    /// `db-cluster`, `db-instance`, `db-proxy`, ...
-    pub source_type: String,
-    pub source_id: String,
-    /// `RDS-EVENT-0071`
-    pub event_id: String,
-    /// `Event Time` as Unix ms, when it could be read.
-    pub event_time_ms: Option<u64>,
-    pub message: String,
-}
-
-impl RdsEvent {
-    /// The rule for this event, if it is one that moves addresses.
-    pub fn rule(&self) -> Option<&'static EventRule> {
-        let kind = match self.source_type.as_str() {
-            "db-cluster" => DbCluster,
-            "db-instance" => DbInstance,
-            t if t.contains("proxy") => DbProxy,
-            _ => return None,
-        };
-        EVENT_RULES.iter().find(|r| r.kind == kind && r.id == self.event_id)
-    }
-}
-
-/// Reads an SNS message as an RDS event notification. The plain-text message
-/// RDS sends when a subscription is created, or any other text, is an `Err`
-/// that says what it was (to be logged, never fatal).
-pub fn parse_notification(message: &str) -> Result<RdsEvent, String> {
-    let value: Value = serde_json::from_str(message).map_err(|_| {
-        let preview: String = message.chars().take(120).collect();
-        format!("not a JSON RDS event (for example the subscription confirmation): {preview}")
-    })?;
-    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let source_type = field("Event Source").ok_or("JSON without 'Event Source': not an RDS event")?;
-    let source_id = field("Source ID").ok_or("RDS event without 'Source ID'")?;
-    let event_id = field("Event ID").ok_or("RDS event without 'Event ID'")?;
-    // The Event ID is a documentation URL ending in '#RDS-EVENT-0071'.
-    let event_id = event_id.rsplit('#').next().unwrap_or(event_id).to_ascii_uppercase();
-    Ok(RdsEvent {
-        source_type: source_type.to_ascii_lowercase(),
-        source_id: source_id.to_ascii_lowercase(),
-        event_id,
-        event_time_ms: field("Event Time").and_then(parse_event_time),
-        message: field("Event Message").unwrap_or("").to_string(),
-    })
-}
-
-/// Parses `2026-11-23 10:00:00.123` (RDS's format, UTC) or the same with `T`
-/// and `Z`, into Unix milliseconds.
-pub fn parse_event_time(text: &str) -> Option<u64> {
-    let text = text.trim().trim_end_matches('Z');
-    let (date, time) = text.split_once([' ', 'T'])?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let millis: i64 = format!("{:0<3}", &frac[..frac.len().min(3)]).parse().ok()?;
-    // Days from the civil date (proleptic Gregorian), after H. Hinnant's method.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let ms = ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis;
-    u64::try_from(ms).ok()
-}
-
-/// True when `source` depends on the event's resource. `instance_cluster` is the
-/// cluster the event's instance belongs to (for instance events).
-pub fn depends_on(source: &Source, event: &RdsEvent, kind: SourceKind, instance_cluster: Option<&str>) -> bool {
-    let same = |id: &str| id.eq_ignore_ascii_case(&event.source_id);
-    match (kind, source) {
-        (DbCluster, Source::Cluster { id, .. }) => same(id),
-        (DbInstance, Source::Instance { id }) => same(id),
-        (DbInstance, Source::Cluster { id, .. }) => instance_cluster.is_some_and(|c| c.eq_ignore_ascii_case(id)),
-        (DbProxy, Source::Proxy { name, .. }) => same(name),
-        _ => false,
-    }
-}
-
-/// The managed target groups with a source that depends on the event's resource.
-pub async fn affected_target_groups<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    event: &RdsEvent,
-    kind: SourceKind,
-) -> Result<Vec<String>, ElbError> {
-    let instance_cluster = if kind == DbInstance {
-        engine.rds.instance_endpoint(&event.source_id).await.ok().and_then(|e| e.cluster)
-    } else {
-        None
-    };
-    let groups = engine.target_groups.list_managed().await?;
-    Ok(groups
-        .into_iter()
-        .filter(|g| match SyncSpec::from_tags(&g.tags) {
-            Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, instance_cluster.as_deref())),
-            // An unreadable spec is the scheduled run's to report.
-            _ => false,
-        })
-        .map(|g| g.arn)
-        .collect())
-}
+use crate::clock::now_millis;
+use crate::events::{FollowUp, NotAnRdsEvent, RdsEvent, SourceKind, depends_on, parse_notification};
+use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::report::{EventDecision, Followed, RecordOutcome, Trigger, record_line};
+use crate::spec::SyncSpec;
+use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
+use crate::target::Target;
+use crate::telemetry::{emit_line, emit_run};
 
 /// How long and how often to re-check after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,214 +41,179 @@ pub struct WatchOutcome {
     pub changed: bool,
     /// Unix ms when the target groups were last seen correct after a change.
     pub converged_at_ms: Option<u64>,
-    /// Every run's report, first to last.
-    pub reports: Vec<SyncReport>,
+    /// Every run, first to last.
+    pub runs_made: Vec<RunOutcome>,
 }
 
-fn desired_sets(report: &SyncReport) -> BTreeSet<(String, Vec<String>)> {
-    report.target_groups.iter().map(|g| (g.target_group_arn.clone(), g.desired.clone())).collect()
+fn desired_sets(run: &RunOutcome) -> BTreeSet<(String, BTreeSet<Target>)> {
+    run.groups.iter().map(|g| (g.arn.clone(), g.desired())).collect()
 }
 
-/// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
-/// change was seen and applied), re-checking every `watch.recheck` until
-/// `watch.deadline`.
-pub async fn sync_until_settled<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    arns: &[String],
-    follow_up: FollowUp,
-    watch: Watch,
-) -> WatchOutcome {
-    let selection = Selection::Only(arns.to_vec());
-    let mut outcome =
-        WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, reports: Vec::new() };
-    let mut first_desired = None;
-    loop {
-        let report = engine.run(&selection).await;
-        outcome.runs += 1;
-        let applied = report.target_groups.iter().any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
-        let desired = desired_sets(&report);
-        let first = first_desired.get_or_insert_with(|| desired.clone());
-        outcome.changed |= applied || *first != desired;
-        outcome.settled = report.errors().is_empty() && report.target_groups.iter().all(|g| g.held_back.is_empty());
-        if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
-            outcome.converged_at_ms = Some(now_millis());
+/// What one batch of messages led to.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    /// One per message, in order.
+    pub records: Vec<RecordOutcome>,
+    pub watch: Option<WatchOutcome>,
+    /// Failures that must fail the invocation.
+    pub errors: Vec<RunError>,
+}
+
+impl BatchOutcome {
+    /// The last run of the watch, if any target group was followed.
+    pub fn last_run(&self) -> Option<&RunOutcome> {
+        self.watch.as_ref().and_then(|w| w.runs_made.last())
+    }
+
+    /// `Ok` when every followed target group synced, else the failures.
+    pub fn into_result(self) -> Result<BatchOutcome, RunFailed> {
+        if self.errors.is_empty() {
+            return Ok(self);
         }
-        outcome.reports.push(report);
-        let done = outcome.settled && (follow_up == SyncNow || outcome.changed);
-        if done || Instant::now() + watch.recheck >= watch.deadline || engine.options.dry_run {
-            return outcome;
-        }
-        tokio::time::sleep(watch.recheck).await;
+        let total = self.last_run().map_or(1, |r| r.groups.len().max(1));
+        Err(RunFailed { errors: self.errors, total })
     }
 }
 
-/// One log line per event: the decision, and EMF metrics `EventsHandled` and,
-/// once the target groups were correct again, `EventToTargetsCorrect` (ms from
-/// the event's time to the moment the target groups matched).
-pub fn event_line(event: &RdsEvent, decision: &str, target_groups: &[String], outcome: Option<&WatchOutcome>) -> Value {
-    let convergence_ms =
-        outcome.and_then(|o| o.converged_at_ms).zip(event.event_time_ms).map(|(done, at)| done.saturating_sub(at));
-    let mut metrics = vec![json!({"Name": "EventsHandled", "Unit": "Count"})];
-    if convergence_ms.is_some() {
-        metrics.push(json!({"Name": "EventToTargetsCorrect", "Unit": "Milliseconds"}));
-    }
-    json!({
-        "_aws": {
-            "Timestamp": now_millis(),
-            "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [["EventId"]], "Metrics": metrics}]
-        },
-        "message": "rds event handled",
-        "EventId": event.event_id,
-        "EventsHandled": 1,
-        "EventToTargetsCorrect": convergence_ms,
-        "sourceType": event.source_type,
-        "sourceId": event.source_id,
-        "eventMessage": event.message,
-        "decision": decision,
-        "targetGroups": target_groups,
-        "runs": outcome.map(|o| o.runs),
-        "settled": outcome.map(|o| o.settled),
-        "changed": outcome.map(|o| o.changed),
+/// Reads one message; a message that cannot be read (or a decoder bug) is an
+/// `Err` for that message alone, never for the batch.
+fn read_message(message: &str) -> Result<RdsEvent, NotAnRdsEvent> {
+    catch_unwind(AssertUnwindSafe(|| parse_notification(message))).unwrap_or_else(|_| {
+        Err(NotAnRdsEvent::NotJson {
+            preview: format!("unreadable message: {}", message.chars().take(80).collect::<String>()),
+        })
     })
 }
 
-/// What one SNS batch led to.
-#[derive(Debug, Clone)]
-pub struct BatchOutcome {
-    /// One line per record (also printed), with the decision taken.
-    pub events: Vec<Value>,
-    pub watch: Option<WatchOutcome>,
-    /// Failures that must fail the invocation.
-    pub errors: Vec<String>,
-}
+impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
+    /// The managed target groups with a source that depends on the event's resource.
+    pub async fn affected_target_groups(&self, event: &RdsEvent, kind: SourceKind) -> Result<Vec<String>, ElbError> {
+        let instance_cluster = if kind == SourceKind::DbInstance {
+            self.resolver().instance_endpoint(&event.source_id).await.ok().and_then(|e| e.cluster)
+        } else {
+            None
+        };
+        let groups = self.managed_target_groups().await?;
+        Ok(groups
+            .into_iter()
+            .filter(|g| match SyncSpec::from_tags(&g.tags) {
+                Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, instance_cluster.as_deref())),
+                // An unreadable spec is the scheduled run's to report.
+                _ => false,
+            })
+            .map(|g| g.arn)
+            .collect())
+    }
 
-/// Handles the messages of one SNS batch: ignores what is not a relevant RDS
-/// event (logged, never fatal), syncs every target group that depends on the
-/// relevant ones together, and watches as the most demanding event requires.
-pub async fn handle_messages<T: TargetGroups, R: RdsDirectory, D: DnsLookup>(
-    engine: &SyncEngine<T, R, D>,
-    messages: &[String],
-    recheck: Duration,
-    deadline: Instant,
-) -> BatchOutcome {
-    let mut batch = BatchOutcome { events: Vec::new(), watch: None, errors: Vec::new() };
-    let mut followed: Vec<(RdsEvent, Vec<String>)> = Vec::new();
-    let mut arns: BTreeSet<String> = BTreeSet::new();
-    let mut follow_up = SyncNow;
-    for message in messages {
-        let event = match parse_notification(message) {
-            Ok(event) => event,
-            Err(why) => {
-                batch.events.push(json!({
-                    "message": "sns message ignored",
-                    "decision": format!("ignored: {why}"),
-                    "targetGroups": [],
-                }));
-                continue;
+    /// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
+    /// change was seen and applied), re-checking every `watch.recheck` until
+    /// `watch.deadline`. Writes the decision lines of the runs that changed
+    /// something, and of the last run.
+    pub async fn sync_until_settled(&self, arns: &[String], follow_up: FollowUp, watch: Watch) -> WatchOutcome {
+        let selection = Selection::Only(arns.to_vec());
+        let mut outcome =
+            WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, runs_made: Vec::new() };
+        let mut first_desired = None;
+        loop {
+            let run = self.run(&selection).await;
+            outcome.runs += 1;
+            let applied = run.groups.iter().any(|g| g.changed());
+            let desired = desired_sets(&run);
+            let first = first_desired.get_or_insert_with(|| desired.clone());
+            outcome.changed |= applied || *first != desired;
+            outcome.settled = run.errors().is_empty() && run.groups.iter().all(|g| g.held_back().is_empty());
+            if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
+                outcome.converged_at_ms = Some(now_millis());
             }
-        };
-        let Some(rule) = event.rule() else {
-            batch.events.push(event_line(&event, "ignored: not an event that moves addresses", &[], None));
-            continue;
-        };
-        match affected_target_groups(engine, &event, rule.kind).await {
-            Ok(found) if found.is_empty() => {
-                let decision = format!("ignored: no managed target group follows {}", event.source_id);
-                batch.events.push(event_line(&event, &decision, &[], None));
+            let done = outcome.settled && (follow_up == FollowUp::SyncNow || outcome.changed);
+            let last = done || Instant::now() + watch.recheck >= watch.deadline || self.options().dry_run;
+            if applied || last {
+                emit_run(&run, Trigger::Failover);
             }
-            Ok(found) => {
-                arns.extend(found.iter().cloned());
-                follow_up = follow_up.max(rule.follow_up);
-                followed.push((event, found));
+            outcome.runs_made.push(run);
+            if last {
+                return outcome;
             }
-            Err(e) => batch.errors.push(format!("cannot find the target groups following {}: {e}", event.source_id)),
+            tokio::time::sleep(watch.recheck).await;
         }
     }
-    if !arns.is_empty() {
-        let arns: Vec<String> = arns.into_iter().collect();
-        let watch = sync_until_settled(engine, &arns, follow_up, Watch { recheck, deadline }).await;
-        for (i, report) in watch.reports.iter().enumerate() {
-            let last = i + 1 == watch.reports.len();
-            let eventful = report.target_groups.iter().any(|g| !g.registered.is_empty() || !g.deregistered.is_empty());
-            if last || eventful {
-                crate::telemetry::emit(report, "failover");
-            }
-        }
-        if let Some(last) = watch.reports.last() {
-            batch.errors.extend(last.errors());
-        }
-        for (event, groups) in &followed {
-            let decision = match (watch.settled, watch.changed) {
-                (true, true) => "synced: target groups changed and are correct",
-                (true, false) => "synced: no change seen before the watch ended",
-                (false, _) => "not settled when the watch ended",
+
+    /// Handles the messages of one batch: ignores what is not a relevant RDS
+    /// event (logged, never fatal), syncs every target group that depends on the
+    /// relevant ones together, and watches as the most demanding event requires.
+    /// Writes one line per message.
+    pub async fn follow_events(&self, messages: &[String], recheck: Duration, deadline: Instant) -> BatchOutcome {
+        let mut batch = BatchOutcome { records: Vec::new(), watch: None, errors: Vec::new() };
+        // Records of followed events wait for the watch's result.
+        let mut followed: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut arns: BTreeSet<String> = BTreeSet::new();
+        let mut follow_up = FollowUp::SyncNow;
+        for message in messages {
+            let event = match read_message(message) {
+                Ok(event) => event,
+                Err(why) => {
+                    batch.records.push(RecordOutcome::NotAnRdsEvent(why));
+                    continue;
+                }
             };
-            batch.events.push(event_line(event, decision, groups, Some(&watch)));
+            let Some(rule) = event.rule() else {
+                batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NotAddressMoving });
+                continue;
+            };
+            // Boxed: the SDK's futures nest deep, and inside the batch and the
+            // handler they exceed the compiler's layout depth limit.
+            match Box::pin(self.affected_target_groups(&event, rule.kind)).await {
+                Ok(found) if found.is_empty() => {
+                    batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
+                }
+                Ok(found) => {
+                    arns.extend(found.iter().cloned());
+                    follow_up = follow_up.max(rule.follow_up);
+                    followed.push((batch.records.len(), found));
+                    batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
+                }
+                Err(error) => {
+                    batch.errors.push(RunError::FindFollowers { source_id: event.source_id.clone(), error });
+                    batch.records.push(RecordOutcome::Event { event, decision: EventDecision::FollowersUnknown });
+                }
+            }
         }
-        batch.watch = Some(watch);
+        if !arns.is_empty() {
+            let arns: Vec<String> = arns.into_iter().collect();
+            // Boxed, like the lookup above: nested in the batch, the SDK's deep
+            // futures exceed the compiler's layout depth limit in the handler.
+            let watch = Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline })).await;
+            if let Some(last) = watch.runs_made.last() {
+                batch.errors.extend(last.errors());
+            }
+            for (index, target_groups) in followed {
+                if let RecordOutcome::Event { decision, .. } = &mut batch.records[index] {
+                    *decision = EventDecision::Followed(Followed {
+                        target_groups,
+                        runs: watch.runs,
+                        settled: watch.settled,
+                        changed: watch.changed,
+                        converged_at_ms: watch.converged_at_ms,
+                    });
+                }
+            }
+            batch.watch = Some(watch);
+        }
+        for record in &batch.records {
+            emit_line(&record_line(record));
+        }
+        batch
     }
-    for line in &batch.events {
-        println!("{line}");
-    }
-    batch
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::tests::notification;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::sync::SyncOptions;
-
-    fn notification(source_type: &str, id: &str, event: &str) -> String {
-        json!({
-            "Event Source": source_type,
-            "Event Time": "2026-11-23 10:00:00.250",
-            "Identifier Link": "https://console.aws.amazon.com/rds/home",
-            "Source ID": id,
-            "Source ARN": format!("arn:aws:rds:us-east-1:123456789012:cluster:{id}"),
-            "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event}"),
-            "Event Message": "Completed failover to DB instance: prod-2",
-        })
-        .to_string()
-    }
-
-    #[test]
-    fn parses_rds_notifications_and_rejects_anything_else() {
-        let e = parse_notification(&notification("db-cluster", "Prod", "RDS-EVENT-0071")).unwrap();
-        assert_eq!(
-            (e.source_type.as_str(), e.source_id.as_str(), e.event_id.as_str()),
-            ("db-cluster", "prod", "RDS-EVENT-0071")
-        );
-        assert_eq!(e.event_time_ms, Some(1_795_428_000_250));
-        assert_eq!(e.rule().unwrap().follow_up, SyncNow);
-
-        let confirmation = "This is a confirmation that you have subscribed to RDS event notifications.";
-        assert!(parse_notification(confirmation).unwrap_err().contains("not a JSON RDS event"));
-        assert!(parse_notification("{\"Records\": 1}").unwrap_err().contains("Event Source"));
-        assert!(parse_notification("{\"Event Source\": \"db-cluster\"").is_err());
-    }
-
-    #[test]
-    fn event_table_picks_relevant_events_by_kind() {
-        let event = |t: &str, id: &str| parse_notification(&notification(t, "x", id)).unwrap();
-        assert_eq!(event("db-cluster", "RDS-EVENT-0073").rule().unwrap().follow_up, WatchForChange);
-        assert_eq!(event("db-instance", "RDS-EVENT-0049").rule().unwrap().follow_up, WatchForChange);
-        assert_eq!(event("db-proxy", "RDS-EVENT-0207").rule().unwrap().follow_up, SyncNow);
-        assert!(event("db-instance", "RDS-EVENT-0071").rule().is_none(), "0071 is a cluster event");
-        assert!(event("db-snapshot", "RDS-EVENT-0169").rule().is_none());
-        assert!(event("db-instance", "RDS-EVENT-0169").rule().is_none());
-        let ids: BTreeSet<(&str, String)> = EVENT_RULES.iter().map(|r| (r.id, format!("{:?}", r.kind))).collect();
-        assert_eq!(ids.len(), EVENT_RULES.len(), "no rule listed twice");
-    }
-
-    #[test]
-    fn event_time_formats() {
-        assert_eq!(parse_event_time("1970-01-01 00:00:00.000"), Some(0));
-        assert_eq!(parse_event_time("2000-03-01T00:00:01Z"), Some(951_868_801_000));
-        assert_eq!(parse_event_time("2026-11-23 10:00:00.5"), Some(1_795_428_000_500));
-        assert_eq!(parse_event_time("yesterday"), None);
-        assert_eq!(parse_event_time("2026-13-01 00:00:00"), None);
-    }
+    use FollowUp::{SyncNow, WatchForChange};
+    use SourceKind::{DbCluster, DbInstance, DbProxy};
 
     fn fixture() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
         let rds = FakeRds::default();
@@ -435,16 +231,16 @@ mod tests {
     #[tokio::test]
     async fn affected_groups_follow_the_cluster_its_members_instances_and_proxies() {
         let e = fixture();
-        let writer = e.target_groups.group("writer", Some("rds-cluster:prod"));
-        let readers = e.target_groups.group("readers", Some("rds-cluster:prod:readers"));
-        let solo = e.target_groups.group("solo", Some("rds-instance:solo"));
-        let proxy = e.target_groups.group("proxy", Some("rds-proxy:px dns:other.test"));
-        e.target_groups.group("broken", Some("rds-clustr:prod"));
+        let writer = e.elb().group("writer", Some("rds-cluster:prod"));
+        let readers = e.elb().group("readers", Some("rds-cluster:prod:readers"));
+        let solo = e.elb().group("solo", Some("rds-instance:solo"));
+        let proxy = e.elb().group("proxy", Some("rds-proxy:px dns:other.test"));
+        e.elb().group("broken", Some("rds-clustr:prod"));
         let affected = |t: &'static str, id: &'static str, k| {
             let e = &e;
             async move {
                 let ev = parse_notification(&notification(t, id, "RDS-EVENT-0071")).unwrap();
-                affected_target_groups(e, &ev, k).await.unwrap()
+                e.affected_target_groups(&ev, k).await.unwrap()
             }
         };
         assert_eq!(affected("db-cluster", "prod", DbCluster).await, vec![writer.clone(), readers.clone()]);
@@ -457,73 +253,55 @@ mod tests {
     #[tokio::test]
     async fn completed_failover_settles_in_one_run_from_the_rds_api() {
         let e = fixture();
-        let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
-        e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let watch = Watch { recheck: Duration::from_millis(10), deadline: Instant::now() + Duration::from_secs(5) };
-        let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), SyncNow, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch).await;
         assert_eq!(outcome.runs, 1);
         assert!(outcome.settled && outcome.changed && outcome.converged_at_ms.is_some());
-        assert_eq!(e.target_groups.held(&tg), vec!["10.0.2.2"]);
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
     }
 
     #[tokio::test]
     async fn started_failover_keeps_checking_until_the_change_is_applied() {
         let e = std::sync::Arc::new(fixture());
-        let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
         let flip = {
             let e = e.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(120)).await;
-                e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+                e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
             })
         };
         let watch = Watch { recheck: Duration::from_millis(20), deadline: Instant::now() + Duration::from_secs(5) };
-        let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), WatchForChange, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch).await;
         flip.await.unwrap();
         assert!(outcome.runs > 2, "it waited: {} runs", outcome.runs);
         assert!(outcome.settled && outcome.changed);
-        assert_eq!(e.target_groups.held(&tg), vec!["10.0.2.2"]);
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
     }
 
     #[tokio::test]
     async fn a_watch_without_change_ends_at_the_deadline_without_a_change() {
         let e = fixture();
-        let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
         let started = Instant::now();
         let watch = Watch { recheck: Duration::from_millis(20), deadline: started + Duration::from_millis(150) };
-        let outcome = sync_until_settled(&e, std::slice::from_ref(&tg), WatchForChange, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch).await;
         assert!(!outcome.changed && outcome.settled && outcome.converged_at_ms.is_none());
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(outcome.runs >= 2);
     }
 
-    #[test]
-    fn event_line_reports_convergence_time_from_the_event_time() {
-        let event = parse_notification(&notification("db-cluster", "prod", "RDS-EVENT-0071")).unwrap();
-        let outcome = WatchOutcome {
-            runs: 1,
-            settled: true,
-            changed: true,
-            converged_at_ms: Some(event.event_time_ms.unwrap() + 1_500),
-            reports: vec![],
-        };
-        let line = event_line(&event, "synced", &["tg".into()], Some(&outcome));
-        assert_eq!(line["EventToTargetsCorrect"], 1_500);
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "EventToTargetsCorrect");
-        let ignored = event_line(&event, "no target group follows prod", &[], None);
-        assert!(ignored["EventToTargetsCorrect"].is_null());
-        assert_eq!(ignored["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len(), 1);
-    }
-
     #[tokio::test]
     async fn a_batch_with_good_and_bad_records_handles_the_good_ones() {
         let e = fixture();
-        let tg = e.target_groups.group("writer", Some("rds-cluster:prod"));
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.run(&Selection::AllManaged).await;
-        e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let messages = vec![
             "This is a confirmation that you have subscribed.".to_string(),
             "{not json".to_string(),
@@ -532,10 +310,11 @@ mod tests {
             notification("db-cluster", "prod", "RDS-EVENT-0071"),
         ];
         let batch =
-            handle_messages(&e, &messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
+            e.follow_events(&messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
-        assert_eq!(e.target_groups.held(&tg), vec!["10.0.2.2"]);
-        let decisions: Vec<&str> = batch.events.iter().map(|l| l["decision"].as_str().unwrap()).collect();
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
+        let lines: Vec<serde_json::Value> = batch.records.iter().map(record_line).collect();
+        let decisions: Vec<&str> = lines.iter().map(|l| l["decision"].as_str().unwrap()).collect();
         assert_eq!(decisions.len(), 5, "one line per record: {decisions:?}");
         assert!(decisions[0].contains("ignored: not a JSON RDS event"));
         assert!(decisions[1].contains("ignored: not a JSON RDS event"));
@@ -547,13 +326,42 @@ mod tests {
     #[tokio::test]
     async fn a_failing_sync_is_an_error_of_the_batch() {
         let e = fixture();
-        e.target_groups.group("writer", Some("rds-cluster:prod"));
-        e.dns.fail("prod-1.test");
+        e.elb().group("writer", Some("rds-cluster:prod"));
+        e.dns().fail("prod-1.test");
         let messages = vec![notification("db-cluster", "prod", "RDS-EVENT-0071")];
         let deadline = Instant::now() + Duration::from_millis(100);
-        let batch = handle_messages(&e, &messages, Duration::from_millis(20), deadline).await;
+        let batch = e.follow_events(&messages, Duration::from_millis(20), deadline).await;
         assert_eq!(batch.errors.len(), 1);
-        assert!(batch.errors[0].contains("prod-1.test"), "{:?}", batch.errors);
-        assert!(batch.watch.unwrap().runs >= 2, "kept retrying until the deadline");
+        assert!(batch.errors[0].to_string().contains("prod-1.test"), "{:?}", batch.errors);
+        assert!(batch.watch.as_ref().unwrap().runs >= 2, "kept retrying until the deadline");
+        let failed = batch.into_result().unwrap_err();
+        assert_eq!(failed.total, 1);
+        assert!(failed.to_string().starts_with("1 of 1 target group(s) failed to sync: "), "{failed}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_record_first_does_not_stop_the_failover_after_it() {
+        let e = fixture();
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
+        e.run(&Selection::AllManaged).await;
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        let bad_time = notification("db-cluster", "prod", "RDS-EVENT-0071")
+            .replace("2026-11-23 10:00:00.250", "2024-05-21 10:11:12.a€");
+        let messages = vec![
+            bad_time,
+            r#"{"Event Source": 5, "Source ID": ["x"]}"#.to_string(),
+            notification("db-cluster", "prod", "RDS-EVENT-0071"),
+        ];
+        let batch =
+            e.follow_events(&messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
+        assert_eq!(batch.records.len(), 3);
+        let RecordOutcome::Event { event, decision: EventDecision::Followed(_) } = &batch.records[0] else {
+            panic!("{:?}", batch.records[0])
+        };
+        assert_eq!(event.event_time_ms, None, "the unreadable time is left out, the event is kept");
+        assert_eq!(batch.records[1], RecordOutcome::NotAnRdsEvent(NotAnRdsEvent::NoEventSource));
+        assert!(matches!(batch.records[2], RecordOutcome::Event { decision: EventDecision::Followed(_), .. }));
     }
 }

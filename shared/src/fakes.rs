@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::aws::{ElbError, TargetGroups};
-use crate::resolve::{ClusterMember, DnsError, DnsLookup, Endpoint, RdsDirectory, RdsError};
+use crate::ports::{
+    ApiFailure, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, RdsDirectory, RdsError, TargetGroups,
+};
 use crate::spec::SOURCES_TAG;
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
@@ -158,7 +159,8 @@ impl TargetGroups for FakeElb {
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if *self.fail_register.lock().unwrap() {
-            return Err(ElbError { operation: "RegisterTargets", resource: arn.into(), message: "denied".into() });
+            let failure = ApiFailure::message("denied");
+            return Err(ElbError { operation: "RegisterTargets", resource: arn.into(), failure });
         }
         let mut all = self.targets.lock().unwrap();
         let health = self.register_health.lock().unwrap().clone();

@@ -20,31 +20,38 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::resolution::ResolveError;
+pub use crate::resolution::{Resolution, SourceAnswer};
 use crate::spec::Source;
 use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
 
-/// What one source resolved to.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Resolution {
-    /// Addresses that should receive traffic for this source.
-    pub addresses: BTreeSet<IpAddr>,
-    /// Addresses the RDS API says no longer hold the role this source follows
-    /// (for a writer source: the other members). They may be removed at once.
-    pub demoted: BTreeSet<IpAddr>,
+/// A source whose answer cannot be trusted to remove anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    pub source: Source,
+    /// `None`: the source resolved, but to no address.
+    pub error: Option<ResolveError>,
 }
 
-/// A source and what resolving it gave: addresses, or why there are none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceAnswer {
-    pub source: Source,
-    pub outcome: Result<Resolution, String>,
+impl fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            None => write!(f, "{} (no address)", self.source),
+            Some(error) => write!(f, "{} ({error})", self.source),
+        }
+    }
+}
+
+/// `a (why), b (why)`, as reports and errors list unresolved sources.
+pub fn list_unresolved(sources: &[Unresolved], separator: &str) -> String {
+    sources.iter().map(Unresolved::to_string).collect::<Vec<_>>().join(separator)
 }
 
 /// Why a change was not made in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldReason {
     /// Some sources failed or gave no address: the view is incomplete.
-    SourcesUnresolved { sources: Vec<String> },
+    SourcesUnresolved { sources: Vec<Unresolved> },
     /// The address is not private, so it is never registered.
     NotPrivate,
     /// A source answered a non-private address, so the view is not trusted.
@@ -59,7 +66,7 @@ impl fmt::Display for HoldReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HoldReason::SourcesUnresolved { sources } => {
-                write!(f, "not deregistered because these sources did not resolve: {}", sources.join(", "))
+                write!(f, "not deregistered because these sources did not resolve: {}", list_unresolved(sources, ", "))
             }
             HoldReason::NotPrivate => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
@@ -118,8 +125,8 @@ pub struct Plan {
     /// To deregister, after registering, each with the port it was registered on.
     pub deregister: Vec<(Target, DeregisterReason)>,
     pub held_back: Vec<HeldBack>,
-    /// Sources that failed or gave no address, each as `source (why)`.
-    pub unresolved: Vec<String>,
+    /// Sources that failed or gave no address.
+    pub unresolved: Vec<Unresolved>,
 }
 
 impl Plan {
@@ -148,15 +155,15 @@ impl Plan {
 pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
     let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
     let mut demoted: BTreeSet<IpAddr> = BTreeSet::new();
-    let mut unresolved: Vec<String> = Vec::new();
+    let mut unresolved: Vec<Unresolved> = Vec::new();
     for answer in answers {
         match &answer.outcome {
             Ok(resolution) if !resolution.addresses.is_empty() => {
                 wanted_ips.extend(&resolution.addresses);
                 demoted.extend(&resolution.demoted);
             }
-            Ok(_) => unresolved.push(format!("{} (no address)", answer.source)),
-            Err(why) => unresolved.push(format!("{} ({why})", answer.source)),
+            Ok(_) => unresolved.push(Unresolved { source: answer.source.clone(), error: None }),
+            Err(why) => unresolved.push(Unresolved { source: answer.source.clone(), error: Some(why.clone()) }),
         }
     }
 
@@ -213,6 +220,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::DnsError;
     use crate::spec::ClusterRole;
     use TargetHealth::*;
 
@@ -249,7 +257,8 @@ mod tests {
         }
     }
     fn failed(source: Source, why: &str) -> SourceAnswer {
-        SourceAnswer { source, outcome: Err(why.into()) }
+        let error = DnsError::Failed { name: why.into(), message: "timed out".into() };
+        SourceAnswer { source, outcome: Err(ResolveError::Dns(error)) }
     }
     fn state(targets: &[(Target, TargetHealth)]) -> TargetGroupState {
         TargetGroupState::new(targets.iter().cloned())
@@ -278,14 +287,17 @@ mod tests {
     #[test]
     fn failed_source_deregisters_nothing_but_still_registers_the_others() {
         let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.9.9"), Healthy)]);
-        let p = plan(&[failed(dns("a"), "timed out"), ok(dns("b"), &["10.0.2.5"])], PORT, &current);
+        let p = plan(&[failed(dns("a"), "a"), ok(dns("b"), &["10.0.2.5"])], PORT, &current);
         assert_eq!(p.register, vec![t("10.0.2.5")]);
         assert!(p.deregister.is_empty());
         assert_eq!(p.held_back.len(), 2);
         for h in &p.held_back {
             assert_eq!(h.action, Action::Deregister);
             let HoldReason::SourcesUnresolved { sources } = &h.reason else { panic!("{h:?}") };
-            assert_eq!(sources, &vec!["dns:a (timed out)".to_string()]);
+            assert_eq!(sources.len(), 1);
+            assert_eq!(sources[0].source, dns("a"));
+            assert!(matches!(sources[0].error, Some(ResolveError::Dns(DnsError::Failed { .. }))));
+            assert!(sources[0].to_string().starts_with("dns:a (DNS lookup of a failed: timed out"), "{}", sources[0]);
         }
     }
 

@@ -1,6 +1,6 @@
 //! Turning sources into addresses: roles from the RDS API, addresses from DNS.
 //!
-//! The I/O sits behind two small traits ([`RdsDirectory`], [`DnsLookup`]) so the
+//! The I/O sits behind two ports ([`RdsDirectory`], [`DnsLookup`]) so the
 //! resolution rules are tested without AWS. A [`SourceResolver`] lives for one
 //! run and shares every RDS call and DNS query between the target groups of that
 //! run, including ones in flight, so two target groups that follow the same
@@ -14,86 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 
-use crate::plan::{Resolution, SourceAnswer};
+use crate::clock::now_millis;
+use crate::ports::{ClusterMember, DnsError, DnsLookup, Endpoint, RdsDirectory, RdsError};
+use crate::resolution::{Resolution, ResolveError, SourceAnswer};
 use crate::spec::{ClusterRole, Source};
 use crate::target::AddressFamilies;
-use crate::telemetry::now_millis;
-
-/// A member of a DB cluster, as DescribeDBClusters lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterMember {
-    pub instance_id: String,
-    pub is_writer: bool,
-}
-
-/// An endpoint's DNS name as the RDS API reports it, with the resource's status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// Absent while the resource is being created.
-    pub address: Option<String>,
-    pub status: String,
-    /// For a DB instance: the cluster it belongs to, if any.
-    pub cluster: Option<String>,
-}
-
-/// The RDS API calls resolution needs.
-pub trait RdsDirectory: Send + Sync {
-    /// Members of a DB cluster (Aurora or Multi-AZ cluster) and which one writes.
-    fn cluster_members(&self, cluster_id: &str) -> impl Future<Output = Result<Vec<ClusterMember>, RdsError>> + Send;
-    /// The endpoint of a DB instance.
-    fn instance_endpoint(&self, instance_id: &str) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
-    /// The endpoint of an RDS Proxy: its default one, or the named custom one.
-    fn proxy_endpoint(
-        &self,
-        proxy: &str,
-        endpoint: Option<&str>,
-    ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
-}
-
-/// DNS lookups of A and/or AAAA records.
-pub trait DnsLookup: Send + Sync {
-    /// Every address `name` has in the given families (no cache beyond the TTL).
-    fn addresses(
-        &self,
-        name: &str,
-        families: AddressFamilies,
-    ) -> impl Future<Output = Result<BTreeSet<IpAddr>, DnsError>> + Send;
-}
-
-/// A failed RDS API call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RdsError {
-    #[error("{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources")]
-    NotFound { kind: &'static str, id: String },
-    #[error("RDS {operation} for '{resource}' failed: {message}")]
-    Api { operation: &'static str, resource: String, message: String },
-}
-
-/// A failed DNS lookup.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DnsError {
-    #[error("DNS name {name} does not exist (NXDOMAIN)")]
-    NoSuchName { name: String },
-    #[error("DNS has no {families} record for {name}")]
-    NoRecords { name: String, families: &'static str },
-    #[error(
-        "DNS lookup of {name} failed: {message}; check that the resolver in use (the VPC's, or NLB_SYNC_DNS_SERVER) answers"
-    )]
-    Failed { name: String, message: String },
-}
-
-/// Why one source gave no addresses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    #[error(transparent)]
-    Rds(#[from] RdsError),
-    #[error(transparent)]
-    Dns(#[from] DnsError),
-    #[error("cluster '{cluster}' has no writer now (failover in progress?)")]
-    NoWriter { cluster: String },
-    #[error("{kind} '{id}' has no endpoint yet (status: {status})")]
-    NoEndpoint { kind: &'static str, id: String, status: String },
-}
 
 /// Runs an async computation once per key and hands every caller the same result.
 /// Also remembers when (Unix ms) each lookup was sent, and reports that time
@@ -116,7 +41,7 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 
     async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
-        let cell = self.cells.lock().expect("memo lock").entry(key).or_default().clone();
+        let cell = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(key).or_default().clone();
         let (value, sent_ms) = cell
             .get_or_init(|| async {
                 let sent_ms = now_millis();
@@ -165,7 +90,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 .map(|addresses| Resolution { addresses, ..Default::default() })
                 .map_err(ResolveError::from),
         };
-        SourceAnswer { source: source.clone(), outcome: outcome.map_err(|e| e.to_string()) }
+        SourceAnswer { source: source.clone(), outcome }
     }
 
     /// [`resolve`](Self::resolve), plus when (Unix ms) the oldest RDS or DNS
@@ -323,7 +248,7 @@ mod tests {
         dns.fail("prod-3.rds.test");
         let resolver = SourceResolver::new(&rds, &dns);
         let err = resolver.resolve(&readers, AddressFamilies::V4).await.outcome.unwrap_err();
-        assert!(err.contains("prod-3.rds.test"), "{err}");
+        assert!(matches!(&err, ResolveError::Dns(DnsError::Failed { name, .. }) if name == "prod-3.rds.test"), "{err}");
     }
 
     #[tokio::test]
@@ -333,7 +258,8 @@ mod tests {
         let resolver = SourceResolver::new(&rds, &dns);
         let err =
             resolver.resolve(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
-        assert!(err.contains("cluster 'prod' has no writer"), "{err}");
+        assert_eq!(err, ResolveError::NoWriter { cluster: "prod".into() });
+        assert!(err.to_string().contains("cluster 'prod' has no writer"), "{err}");
     }
 
     #[tokio::test]
@@ -343,12 +269,12 @@ mod tests {
         let resolver = SourceResolver::new(&rds, &dns);
         let err =
             resolver.resolve(&"rds-instance:nope".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
-        assert!(err.contains("DB instance 'nope' does not exist"), "{err}");
+        assert!(err.to_string().contains("DB instance 'nope' does not exist"), "{err}");
         let err =
             resolver.resolve(&"rds-instance:new-db".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
-        assert!(err.contains("'new-db' has no endpoint yet (status: available)"), "{err}");
+        assert!(err.to_string().contains("'new-db' has no endpoint yet (status: available)"), "{err}");
         let err = resolver.resolve(&"rds-proxy:px".parse().unwrap(), AddressFamilies::V4).await.outcome.unwrap_err();
-        assert!(err.contains("RDS Proxy 'px' does not exist"), "{err}");
+        assert!(err.to_string().contains("RDS Proxy 'px' does not exist"), "{err}");
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! One sync run: discover the managed target groups, resolve their sources once,
-//! plan each target group and apply the plan (register, then deregister).
+//! The sync engine: discover the managed target groups, resolve their sources
+//! once, plan each target group and apply the plan (register, then deregister).
+//! Its methods are the only way the triggers (`deploy`, `failover`) reach the
+//! target groups, the RDS API and DNS.
 //!
 //! Concurrent runs (schedule, failover event and deploy at once) must not undo
 //! each other. A target group's *view time* is when the oldest RDS or DNS lookup
@@ -16,16 +18,16 @@
 //! nothing more.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde::Serialize;
 
-use crate::aws::{ElbError, TargetGroups};
-use crate::plan::{DeregisterReason, HoldReason, Plan, SourceAnswer, plan};
-use crate::resolve::{DnsLookup, RdsDirectory, SourceResolver};
-use crate::spec::{SOURCES_TAG, SpecError, SyncSpec, VIEW_TAG};
-use crate::target::{Target, TargetGroupInfo};
+use crate::plan::{DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, list_unresolved, plan};
+use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::resolution::SourceAnswer;
+use crate::resolve::SourceResolver;
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
+use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState};
 
 /// Which target groups a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,89 +68,137 @@ pub enum SyncError {
     NotIpTargetGroup { target_group: String, target_type: String },
     #[error("target group {target_group} has no port; set the nlb-target-sync:port tag")]
     NoPort { target_group: String },
-    #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), failures.join("; "))]
-    Unresolved { target_group: String, failures: Vec<String> },
-    #[error("target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver", addresses.join(", "))]
-    NonPrivate { target_group: String, addresses: Vec<String> },
+    #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), list_unresolved(failures, "; "))]
+    Unresolved { target_group: String, failures: Vec<Unresolved> },
+    #[error(
+        "target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver",
+        join(addresses)
+    )]
+    NonPrivate { target_group: String, addresses: Vec<std::net::IpAddr> },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
 }
 
-/// A change held back, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct HeldBackEntry {
-    pub target: String,
-    pub action: crate::plan::Action,
-    pub reason: String,
+fn join<T: ToString>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// A failure of a run: before any target group, or of one target group.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot list target groups: {0}")]
+    ListTargetGroups(ElbError),
+    #[error("cannot find the target groups following {source_id}: {error}")]
+    FindFollowers { source_id: String, error: ElbError },
+    #[error(transparent)]
+    TargetGroup(SyncError),
 }
 
 /// What a run did to one target group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetGroupReport {
-    pub target_group_arn: String,
-    pub target_group_name: String,
-    pub sources: Vec<String>,
-    /// Targets the sources want (private addresses on the sync port).
-    pub desired: Vec<String>,
-    pub registered: Vec<String>,
-    pub deregistered: Vec<String>,
-    /// Deregistered because the RDS API says the instance lost its role.
-    pub deregistered_role_changed: Vec<String>,
-    pub held_back: Vec<HeldBackEntry>,
-    pub error: Option<String>,
-    pub duration_ms: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOutcome {
+    pub arn: String,
+    /// Empty when the target group could not be described.
+    pub name: String,
+    pub sources: Vec<Source>,
+    /// The decision; absent when the run stopped before planning.
+    pub plan: Option<Plan>,
+    /// Registered in this run (in a dry run: what would have been).
+    pub registered: Vec<Target>,
+    /// Deregistered in this run, and why (in a dry run: what would have been).
+    pub deregistered: Vec<(Target, DeregisterReason)>,
+    pub error: Option<SyncError>,
+    pub duration: Duration,
 }
 
-impl TargetGroupReport {
+impl GroupOutcome {
     fn new(arn: &str, name: &str) -> Self {
-        TargetGroupReport {
-            target_group_arn: arn.to_string(),
-            target_group_name: name.to_string(),
+        GroupOutcome {
+            arn: arn.to_string(),
+            name: name.to_string(),
             sources: Vec::new(),
-            desired: Vec::new(),
+            plan: None,
             registered: Vec::new(),
             deregistered: Vec::new(),
-            deregistered_role_changed: Vec::new(),
-            held_back: Vec::new(),
             error: None,
-            duration_ms: 0,
+            duration: Duration::ZERO,
         }
+    }
+
+    /// Targets the sources want (private addresses on the sync port).
+    pub fn desired(&self) -> BTreeSet<Target> {
+        self.plan.as_ref().map(|p| p.desired.clone()).unwrap_or_default()
+    }
+
+    /// Changes left out of this run, and why.
+    pub fn held_back(&self) -> &[HeldBack] {
+        self.plan.as_ref().map_or(&[][..], |p| &p.held_back[..])
+    }
+
+    /// True when the run registered or deregistered something here.
+    pub fn changed(&self) -> bool {
+        !self.registered.is_empty() || !self.deregistered.is_empty()
+    }
+
+    /// True when a healthy target was kept only because no replacement is healthy yet.
+    pub fn awaits_healthy_replacement(&self) -> bool {
+        self.held_back().iter().any(|h| h.reason == HoldReason::AwaitingHealthyReplacement)
+    }
+
+    /// The name people know the target group by (its ARN when it has none).
+    pub fn label(&self) -> &str {
+        if self.name.is_empty() { &self.arn } else { &self.name }
     }
 }
 
 /// What one run did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncReport {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
     pub dry_run: bool,
-    pub target_groups: Vec<TargetGroupReport>,
+    /// One per target group, ordered by ARN.
+    pub groups: Vec<GroupOutcome>,
     /// Set when the run could not even list the target groups.
-    pub error: Option<String>,
+    pub error: Option<RunError>,
 }
 
-impl SyncReport {
-    /// The errors of the run, one line each; empty when everything synced.
-    pub fn errors(&self) -> Vec<String> {
-        self.error.iter().cloned().chain(self.target_groups.iter().filter_map(|r| r.error.clone())).collect()
+impl RunOutcome {
+    /// The failures of the run; empty when everything synced.
+    pub fn errors(&self) -> Vec<RunError> {
+        self.error
+            .iter()
+            .cloned()
+            .chain(self.groups.iter().filter_map(|g| g.error.clone().map(RunError::TargetGroup)))
+            .collect()
+    }
+
+    /// `Ok` when every target group synced, else the run's failures.
+    pub fn into_result(self) -> Result<RunOutcome, RunFailed> {
+        let errors = self.errors();
+        if errors.is_empty() { Ok(self) } else { Err(RunFailed { total: self.groups.len().max(1), errors }) }
     }
 }
 
-/// The outcome of syncing one target group, before it becomes a report.
-struct Outcome {
-    plan: Option<Plan>,
-    sources: Vec<String>,
-    applied_register: bool,
-    applied_deregister: bool,
-    error: Option<SyncError>,
+/// A run in which some target group failed: the invocation must fail so that
+/// Lambda's Errors metric, alarms and retries see it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} of {} target group(s) failed to sync: {}", errors.len(), total, errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "))]
+pub struct RunFailed {
+    pub errors: Vec<RunError>,
+    pub total: usize,
+}
+
+impl From<RunFailed> for lambda_runtime::Diagnostic {
+    fn from(failed: RunFailed) -> Self {
+        lambda_runtime::Diagnostic { error_type: "SyncFailed".into(), error_message: failed.to_string() }
+    }
 }
 
 /// The sync engine: the ELB, RDS and DNS adapters and the run options.
 pub struct SyncEngine<T, R, D> {
-    pub target_groups: T,
-    pub rds: R,
-    pub dns: D,
-    pub options: SyncOptions,
+    target_groups: T,
+    rds: R,
+    dns: D,
+    options: SyncOptions,
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
@@ -156,60 +206,118 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         SyncEngine { target_groups, rds, dns, options }
     }
 
+    pub fn options(&self) -> &SyncOptions {
+        &self.options
+    }
+
     /// Syncs the selected target groups, at most `concurrency` at once, sharing
     /// resolution work between them. Never panics on a bad target group: each
-    /// failure is in its report.
-    pub async fn run(&self, selection: &Selection) -> SyncReport {
+    /// failure is in its outcome.
+    pub async fn run(&self, selection: &Selection) -> RunOutcome {
         self.run_with_view(selection, u64::MAX).await
     }
 
     /// [`run`](Self::run) with each target group's view time (normally when the
     /// oldest lookup behind its answers was sent) capped at `view_cap_ms`, to
     /// test how runs with older and newer views interact.
-    pub async fn run_with_view(&self, selection: &Selection, view_cap_ms: u64) -> SyncReport {
-        let view_ms = view_cap_ms;
-        let mut report = SyncReport { dry_run: self.options.dry_run, target_groups: Vec::new(), error: None };
+    pub async fn run_with_view(&self, selection: &Selection, view_cap_ms: u64) -> RunOutcome {
+        let mut run = RunOutcome { dry_run: self.options.dry_run, groups: Vec::new(), error: None };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
                 Ok(found) => groups.extend(found.into_iter().map(Ok)),
                 Err(e) => {
-                    report.error = Some(format!("cannot list target groups: {e}"));
-                    return report;
+                    run.error = Some(RunError::ListTargetGroups(e));
+                    return run;
                 }
             },
             Selection::Only(arns) => {
                 let mut seen = BTreeSet::new();
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
+                    let target_group = arn.clone();
                     groups.push(match self.target_groups.describe(arn).await {
                         Ok(Some(info)) if info.tags.contains_key(SOURCES_TAG) => Ok(info),
-                        Ok(Some(_)) => Err((arn.clone(), SyncError::NotManaged { target_group: arn.clone() })),
-                        Ok(None) => Err((arn.clone(), SyncError::TargetGroupNotFound { target_group: arn.clone() })),
-                        Err(error) => Err((arn.clone(), SyncError::Elb { target_group: arn.clone(), error })),
+                        Ok(Some(_)) => Err((arn.clone(), SyncError::NotManaged { target_group })),
+                        Ok(None) => Err((arn.clone(), SyncError::TargetGroupNotFound { target_group })),
+                        Err(error) => Err((arn.clone(), SyncError::Elb { target_group, error })),
                     });
                 }
             }
         }
 
-        let resolver = SourceResolver::new(&self.rds, &self.dns);
+        let resolver = self.resolver();
         let resolver = &resolver;
-        let mut reports: Vec<TargetGroupReport> = futures::stream::iter(groups)
+        let mut outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
-                    Ok(info) => self.sync_one(&info, resolver, view_ms).await,
-                    Err((arn, error)) => {
-                        let mut r = TargetGroupReport::new(&arn, "");
-                        r.error = Some(error.to_string());
-                        r
-                    }
+                    Ok(info) => self.sync_one(&info, resolver, view_cap_ms).await,
+                    Err((arn, error)) => GroupOutcome { error: Some(error), ..GroupOutcome::new(&arn, "") },
                 }
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
             .await;
-        reports.sort_by(|a, b| a.target_group_arn.cmp(&b.target_group_arn));
-        report.target_groups = reports;
-        report
+        outcomes.sort_by(|a, b| a.arn.cmp(&b.arn));
+        run.groups = outcomes;
+        run
+    }
+
+    /// A resolver for one run: lookups are shared among everything it resolves.
+    pub fn resolver(&self) -> SourceResolver<'_, R, D> {
+        SourceResolver::new(&self.rds, &self.dns)
+    }
+
+    /// Resolves each source once, in the given address families.
+    pub async fn resolve(&self, sources: &[Source], families: AddressFamilies) -> Vec<SourceAnswer> {
+        let resolver = self.resolver();
+        futures::future::join_all(sources.iter().map(|s| resolver.resolve(s, families))).await
+    }
+
+    /// One target group with its tags; `None` when it does not exist.
+    pub async fn target_group(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.target_groups.describe(arn).await
+    }
+
+    /// Every target group carrying the sources tag.
+    pub async fn managed_target_groups(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
+        self.target_groups.list_managed().await
+    }
+
+    /// The registered targets and their health, read now.
+    pub async fn target_health(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        self.target_groups.state(arn).await
+    }
+
+    /// Writes `spec` as the target group's sync tags; a port tag the spec no
+    /// longer has is removed. Does nothing in a dry run.
+    pub async fn write_spec(&self, info: &TargetGroupInfo, spec: &SyncSpec) -> Result<(), ElbError> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        let mut tags = vec![(SOURCES_TAG, spec.sources_tag_value())];
+        if let Some(port) = spec.port {
+            tags.push((PORT_TAG, port.to_string()));
+        }
+        self.target_groups.add_tags(&info.arn, &tags).await?;
+        if spec.port.is_none() && info.tags.contains_key(PORT_TAG) {
+            self.target_groups.remove_tags(&info.arn, &[PORT_TAG]).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes the sync tags (sources, applied view, and the port tag when
+    /// `with_port`), so no run touches the target group again.
+    pub async fn remove_spec(&self, arn: &str, with_port: bool) -> Result<(), ElbError> {
+        let mut keys = vec![SOURCES_TAG, VIEW_TAG];
+        if with_port {
+            keys.push(PORT_TAG);
+        }
+        self.target_groups.remove_tags(arn, &keys).await
+    }
+
+    /// Deregisters `targets` outside a sync run (a deleted resource's own).
+    pub async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.target_groups.deregister(arn, targets).await
     }
 
     async fn sync_one(
@@ -217,133 +325,76 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
         view_ms: u64,
-    ) -> TargetGroupReport {
+    ) -> GroupOutcome {
         let started = Instant::now();
-        let outcome = self.decide_and_apply(info, resolver, view_ms).await;
-        let mut report = TargetGroupReport::new(&info.arn, &info.name);
-        report.sources = outcome.sources;
-        if let Some(plan) = &outcome.plan {
-            report.desired = plan.desired.iter().map(Target::to_string).collect();
-            if outcome.applied_register {
-                report.registered = plan.register.iter().map(Target::to_string).collect();
-            }
-            if outcome.applied_deregister {
-                for (target, why) in &plan.deregister {
-                    report.deregistered.push(target.to_string());
-                    if *why == DeregisterReason::RoleChanged {
-                        report.deregistered_role_changed.push(target.to_string());
-                    }
-                }
-            }
-            report.held_back = plan
-                .held_back
-                .iter()
-                .map(|h| HeldBackEntry { target: h.target.to_string(), action: h.action, reason: h.reason.to_string() })
-                .collect();
-            if self.options.dry_run {
-                // In a dry run the report says what would have been done.
-                report.registered = plan.register.iter().map(Target::to_string).collect();
-                report.deregistered = plan.deregister.iter().map(|(t, _)| t.to_string()).collect();
-            }
-        }
-        report.error = outcome.error.map(|e| e.to_string());
-        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        report
+        let mut outcome = GroupOutcome::new(&info.arn, &info.name);
+        outcome.error = self.decide_and_apply(info, resolver, view_ms, &mut outcome).await.err();
+        outcome.duration = started.elapsed();
+        outcome
     }
 
+    /// Plans one target group and applies the plan, recording in `outcome`
+    /// what was decided and done.
     async fn decide_and_apply(
         &self,
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
-        view_ms: u64,
-    ) -> Outcome {
-        let mut outcome = Outcome {
-            plan: None,
-            sources: Vec::new(),
-            applied_register: false,
-            applied_deregister: false,
-            error: None,
-        };
-        let name = if info.name.is_empty() { info.arn.clone() } else { info.name.clone() };
+        view_cap_ms: u64,
+        outcome: &mut GroupOutcome,
+    ) -> Result<(), SyncError> {
+        let target_group = outcome.label().to_string();
         let spec = match SyncSpec::from_tags(&info.tags) {
             Ok(Some(spec)) => spec,
-            Ok(None) => {
-                outcome.error = Some(SyncError::NotManaged { target_group: name });
-                return outcome;
-            }
-            Err(error) => {
-                outcome.error = Some(SyncError::InvalidSpec { target_group: name, tag: error.tag(), error });
-                return outcome;
-            }
+            Ok(None) => return Err(SyncError::NotManaged { target_group }),
+            Err(error) => return Err(SyncError::InvalidSpec { target_group, tag: error.tag(), error }),
         };
-        outcome.sources = spec.sources.iter().map(ToString::to_string).collect();
+        outcome.sources = spec.sources.clone();
         if info.target_type != "ip" {
-            outcome.error =
-                Some(SyncError::NotIpTargetGroup { target_group: name, target_type: info.target_type.clone() });
-            return outcome;
+            return Err(SyncError::NotIpTargetGroup { target_group, target_type: info.target_type.clone() });
         }
         let Some(port) = spec.port.or(info.port) else {
-            outcome.error = Some(SyncError::NoPort { target_group: name });
-            return outcome;
+            return Err(SyncError::NoPort { target_group });
         };
+        let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
 
         let observed: Vec<(SourceAnswer, u64)> =
             futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
         // This group's view is as old as the oldest lookup behind it.
-        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_ms).min(view_ms);
+        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
         let answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
-        let current = match self.target_groups.state(&info.arn).await {
-            Ok(state) => state,
-            Err(error) => {
-                outcome.error = Some(SyncError::Elb { target_group: name, error });
-                return outcome;
-            }
-        };
-        let mut plan = plan(&answers, port, &current);
-        let refused: Vec<String> = plan.refused_addresses().iter().map(ToString::to_string).collect();
+        let current = self.target_groups.state(&info.arn).await.map_err(elb)?;
+        let plan = outcome.plan.insert(plan(&answers, port, &current));
 
-        if !self.options.dry_run && !plan.is_noop() {
-            match self.claim_view(&info.arn, view_ms).await {
-                Ok(None) => {}
-                Ok(Some(newer)) => plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer }),
-                Err(error) => {
-                    outcome.error = Some(SyncError::Elb { target_group: name, error });
-                    outcome.plan = Some(plan);
-                    return outcome;
-                }
+        if self.options.dry_run {
+            outcome.registered = plan.register.clone();
+            outcome.deregistered = plan.deregister.clone();
+        } else {
+            if !plan.is_noop()
+                && let Some(newer) = self.claim_view(&info.arn, view_ms).await.map_err(elb)?
+            {
+                plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
             }
-        }
-        if !self.options.dry_run {
             if !plan.register.is_empty() {
-                if let Err(error) = self.target_groups.register(&info.arn, &plan.register).await {
-                    // Nothing is deregistered when registering failed (no empty window).
-                    outcome.error = Some(SyncError::Elb { target_group: name, error });
-                    outcome.plan = Some(plan);
-                    return outcome;
-                }
-                outcome.applied_register = true;
+                // Nothing is deregistered when registering failed (no empty window).
+                self.target_groups.register(&info.arn, &plan.register).await.map_err(elb)?;
+                outcome.registered = plan.register.clone();
             }
             if !plan.deregister.is_empty() {
                 let targets: Vec<Target> = plan.deregister.iter().map(|(t, _)| *t).collect();
-                if let Err(error) = self.target_groups.deregister(&info.arn, &targets).await {
-                    outcome.error = Some(SyncError::Elb { target_group: name, error });
-                    outcome.plan = Some(plan);
-                    return outcome;
-                }
-                outcome.applied_deregister = true;
+                self.target_groups.deregister(&info.arn, &targets).await.map_err(elb)?;
+                outcome.deregistered = plan.deregister.clone();
             }
         }
         if !plan.unresolved.is_empty() {
-            outcome.error = Some(SyncError::Unresolved { target_group: name, failures: plan.unresolved.clone() });
-        } else if !refused.is_empty() {
-            outcome.error = Some(SyncError::NonPrivate { target_group: name, addresses: refused });
+            return Err(SyncError::Unresolved { target_group, failures: plan.unresolved.clone() });
         }
-        outcome.plan = Some(plan);
-        outcome
+        let refused = plan.refused_addresses();
+        if !refused.is_empty() {
+            return Err(SyncError::NonPrivate { target_group, addresses: refused });
+        }
+        Ok(())
     }
-}
 
-impl<T: TargetGroups, R, D> SyncEngine<T, R, D> {
     /// Read after the health: `Some(newer)` when a run with a later view already
     /// changed the group; otherwise stamps this run's view and returns `None`.
     async fn claim_view(&self, arn: &str, view_ms: u64) -> Result<Option<u64>, ElbError> {
@@ -358,26 +409,17 @@ impl<T: TargetGroups, R, D> SyncEngine<T, R, D> {
     }
 }
 
-/// A run in which some target group failed: the invocation must fail so that
-/// Lambda's Errors metric, alarms and retries see it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} of {} target group(s) failed to sync: {}", errors.len(), total, errors.join(" | "))]
-pub struct RunFailed {
-    pub errors: Vec<String>,
-    pub total: usize,
-}
-
-impl From<RunFailed> for lambda_runtime::Diagnostic {
-    fn from(failed: RunFailed) -> Self {
-        lambda_runtime::Diagnostic { error_type: "SyncFailed".into(), error_message: failed.to_string() }
+#[cfg(test)]
+impl<T, R, D> SyncEngine<T, R, D> {
+    /// The adapters, for unit tests that arrange and inspect the fakes.
+    pub(crate) fn elb(&self) -> &T {
+        &self.target_groups
     }
-}
-
-impl SyncReport {
-    /// `Ok` when every target group synced, else the run's errors.
-    pub fn into_result(self) -> Result<SyncReport, RunFailed> {
-        let errors = self.errors();
-        if errors.is_empty() { Ok(self) } else { Err(RunFailed { total: self.target_groups.len().max(1), errors }) }
+    pub(crate) fn rds(&self) -> &R {
+        &self.rds
+    }
+    pub(crate) fn dns(&self) -> &D {
+        &self.dns
     }
 }
 
@@ -386,6 +428,10 @@ mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use std::sync::atomic::Ordering;
+
+    fn texts(targets: &[Target]) -> Vec<String> {
+        targets.iter().map(Target::to_string).collect()
+    }
 
     fn engine(dry_run: bool) -> SyncEngine<FakeElb, FakeRds, FakeDns> {
         let rds = FakeRds::default();
@@ -424,7 +470,7 @@ mod tests {
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), after_first);
         assert_eq!(e.target_groups.tag_writes.load(Ordering::SeqCst), tag_writes, "no view stamp either");
-        assert!(report.target_groups[0].registered.is_empty() && report.target_groups[0].deregistered.is_empty());
+        assert!(!report.groups[0].changed());
     }
 
     #[tokio::test]
@@ -435,7 +481,7 @@ mod tests {
         let untagged = e.target_groups.group("plain", None);
         e.target_groups.seed(&untagged, "10.9.9.9");
         let report = e.run(&Selection::AllManaged).await;
-        let errors = report.errors();
+        let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
             errors[0].contains("target group bad")
@@ -448,7 +494,7 @@ mod tests {
         assert_eq!(e.target_groups.held(&good), vec!["10.0.1.1"]);
         assert!(e.target_groups.held(&bad).is_empty());
         assert_eq!(e.target_groups.held(&untagged), vec!["10.9.9.9"]);
-        assert_eq!(report.target_groups.len(), 2, "the untagged group is not even reported");
+        assert_eq!(report.groups.len(), 2, "the untagged group is not even reported");
     }
 
     #[tokio::test]
@@ -469,7 +515,7 @@ mod tests {
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         let report = e.run(&Selection::AllManaged).await;
         assert!(report.dry_run);
-        assert_eq!(report.target_groups[0].registered, vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
+        assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
         assert!(e.target_groups.held(&a).is_empty());
         assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), 0);
     }
@@ -483,8 +529,8 @@ mod tests {
         *e.target_groups.fail_register.lock().unwrap() = true;
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"], "old writer kept: no empty window");
-        assert!(report.errors()[0].contains("RegisterTargets"));
-        assert!(report.target_groups[0].deregistered.is_empty());
+        assert!(report.errors()[0].to_string().contains("RegisterTargets"));
+        assert!(report.groups[0].deregistered.is_empty());
     }
 
     #[tokio::test]
@@ -496,7 +542,10 @@ mod tests {
         e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let report = e.run(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
-        assert_eq!(report.target_groups[0].deregistered_role_changed, vec!["10.0.1.1:5432"]);
+        assert_eq!(
+            report.groups[0].deregistered,
+            vec![(Target { ip: "10.0.1.1".parse().unwrap(), port: 5432 }, DeregisterReason::RoleChanged)]
+        );
     }
 
     #[tokio::test]
@@ -505,7 +554,7 @@ mod tests {
         let plain = e.target_groups.group("plain", None);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         let report = e.run(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()])).await;
-        let errors = report.errors();
+        let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().any(|e| e.contains("arn:missing") && e.contains("does not exist")));
         assert!(errors.iter().any(|e| e.contains(&plain) && e.contains("not managed")));
@@ -530,15 +579,19 @@ mod tests {
         e.rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
         let report = e.run_with_view(&Selection::AllManaged, 2_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
-        let group = &report.target_groups[0];
-        assert!(group.registered.is_empty() && group.deregistered.is_empty(), "{group:?}");
-        assert_eq!(group.held_back.len(), 2);
-        assert!(group.held_back.iter().all(|h| h.reason.contains("resolved later (at 3000 ms)")), "{group:?}");
+        let group = &report.groups[0];
+        assert!(!group.changed(), "{group:?}");
+        assert_eq!(group.held_back().len(), 2);
+        assert!(
+            group.held_back().iter().all(|h| h.reason == HoldReason::NewerViewApplied { view_ms: 3000 }),
+            "{group:?}"
+        );
+        assert!(group.held_back()[0].reason.to_string().contains("resolved later (at 3000 ms)"));
         assert!(group.error.is_none());
 
         // A later view applies normally and stamps the tag.
         let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
-        assert_eq!(report.target_groups[0].registered, vec!["10.0.1.1:5432"]);
+        assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.1:5432"]);
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
     }
 }

@@ -44,6 +44,19 @@ impl TargetHealth {
             other => TargetHealth::Other(other.to_string()),
         }
     }
+
+    /// The state as ELB names it (`unhealthy.draining` reads as `unhealthy`).
+    pub fn label(&self) -> &str {
+        match self {
+            TargetHealth::Initial => "initial",
+            TargetHealth::Healthy => "healthy",
+            TargetHealth::Unhealthy => "unhealthy",
+            TargetHealth::Draining => "draining",
+            TargetHealth::Unused => "unused",
+            TargetHealth::Unavailable => "unavailable",
+            TargetHealth::Other(state) => state,
+        }
+    }
 }
 
 /// Address families a target group takes, from its IpAddressType.
@@ -161,6 +174,9 @@ mod tests {
         assert_eq!(TargetHealth::from_api("unhealthy.draining"), TargetHealth::Unhealthy);
         assert_eq!(TargetHealth::from_api("draining"), TargetHealth::Draining);
         assert_eq!(TargetHealth::from_api("weird"), TargetHealth::Other("weird".into()));
+        for state in ["initial", "healthy", "unhealthy", "draining", "unused", "unavailable", "weird"] {
+            assert_eq!(TargetHealth::from_api(state).label(), state);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
-use crate::resolve::{DnsError, DnsLookup};
+use crate::ports::{DnsError, DnsLookup};
 use crate::target::AddressFamilies;
 
 /// Where DNS queries go.
@@ -23,6 +23,17 @@ pub enum NameServer {
     At(SocketAddr),
 }
 
+/// The resolver could not be set up; nothing can be synced without it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsSetupError {
+    #[error(
+        "cannot read the system DNS configuration (/etc/resolv.conf): {0}; set NLB_SYNC_DNS_SERVER to a resolver's address"
+    )]
+    SystemConfig(String),
+    #[error("cannot build the DNS resolver: {0}")]
+    Build(String),
+}
+
 /// A [`DnsLookup`] backed by hickory-resolver.
 pub struct HickoryDns {
     resolver: TokioResolver,
@@ -30,11 +41,12 @@ pub struct HickoryDns {
 
 impl HickoryDns {
     /// Builds a resolver with caching off, `timeout` per attempt and `attempts` tries.
-    pub fn new(server: NameServer, timeout: Duration, attempts: usize) -> Result<Self, String> {
+    pub fn new(server: NameServer, timeout: Duration, attempts: usize) -> Result<Self, DnsSetupError> {
         let provider = TokioRuntimeProvider::default();
         let mut builder = match server {
-            NameServer::System => TokioResolver::builder(provider)
-                .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?,
+            NameServer::System => {
+                TokioResolver::builder(provider).map_err(|e| DnsSetupError::SystemConfig(e.to_string()))?
+            }
             NameServer::At(addr) => {
                 let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
                 for connection in &mut ns.connections {
@@ -47,7 +59,7 @@ impl HickoryDns {
         options.cache_size = 0;
         options.timeout = timeout;
         options.attempts = attempts;
-        let resolver = builder.build().map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
+        let resolver = builder.build().map_err(|e| DnsSetupError::Build(e.to_string()))?;
         Ok(HickoryDns { resolver })
     }
 

@@ -1,0 +1,249 @@
+//! [`RdsDirectory`] over the RDS API.
+
+use aws_sdk_rds as rds;
+use rds::error::{ProvideErrorMetadata, SdkError};
+
+use super::sdk::api_failure;
+use crate::ports::{ClusterMember, Endpoint, RdsDirectory, RdsError};
+
+/// The RDS API through the AWS SDK.
+pub struct RdsApi {
+    client: rds::Client,
+}
+
+impl RdsApi {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        RdsApi { client: rds::Client::new(config) }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_client(client: rds::Client) -> Self {
+        RdsApi { client }
+    }
+}
+
+/// The one mapping of a failed RDS call: `missing` names the resource when the
+/// service's error says it does not exist, anything else is an API failure.
+fn rds_error<E>(
+    operation: &'static str,
+    resource: &str,
+    err: SdkError<E>,
+    missing: impl Fn(&E) -> Option<(&'static str, String)>,
+) -> RdsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some((kind, id)) = err.as_service_error().and_then(missing) {
+        return RdsError::NotFound { kind, id };
+    }
+    RdsError::Api { operation, resource: resource.to_string(), failure: api_failure(&err, "RDS") }
+}
+
+fn status_text(status: Option<&str>) -> String {
+    status.unwrap_or("unknown").to_string()
+}
+
+impl RdsDirectory for RdsApi {
+    async fn cluster_members(&self, cluster_id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        let not_found = || RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() };
+        let out = self.client.describe_db_clusters().db_cluster_identifier(cluster_id).send().await.map_err(|e| {
+            rds_error("DescribeDBClusters", cluster_id, e, |s| {
+                s.is_db_cluster_not_found_fault().then(|| ("DB cluster", cluster_id.to_string()))
+            })
+        })?;
+        let cluster = out.db_clusters().first().ok_or_else(not_found)?;
+        Ok(cluster
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| {
+                Some(ClusterMember {
+                    instance_id: m.db_instance_identifier()?.to_string(),
+                    is_writer: m.is_cluster_writer().unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    async fn instance_endpoint(&self, instance_id: &str) -> Result<Endpoint, RdsError> {
+        let out =
+            self.client.describe_db_instances().db_instance_identifier(instance_id).send().await.map_err(|e| {
+                rds_error("DescribeDBInstances", instance_id, e, |s| {
+                    s.is_db_instance_not_found_fault().then(|| ("DB instance", instance_id.to_string()))
+                })
+            })?;
+        let instance = out
+            .db_instances()
+            .first()
+            .ok_or_else(|| RdsError::NotFound { kind: "DB instance", id: instance_id.into() })?;
+        Ok(Endpoint {
+            address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
+            status: status_text(instance.db_instance_status()),
+            cluster: instance.db_cluster_identifier().map(str::to_string),
+        })
+    }
+
+    async fn proxy_endpoint(&self, proxy: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
+        let proxy_missing = || ("RDS Proxy", proxy.to_string());
+        let Some(endpoint_name) = endpoint else {
+            let out = self.client.describe_db_proxies().db_proxy_name(proxy).send().await.map_err(|e| {
+                rds_error("DescribeDBProxies", proxy, e, |s| s.is_db_proxy_not_found_fault().then(proxy_missing))
+            })?;
+            let found =
+                out.db_proxies().first().ok_or_else(|| RdsError::NotFound { kind: "RDS Proxy", id: proxy.into() })?;
+            return Ok(Endpoint {
+                address: found.endpoint().map(str::to_string),
+                status: status_text(found.status().map(|s| s.as_str())),
+                cluster: None,
+            });
+        };
+        let id = format!("{proxy}:{endpoint_name}");
+        let out = self
+            .client
+            .describe_db_proxy_endpoints()
+            .db_proxy_name(proxy)
+            .db_proxy_endpoint_name(endpoint_name)
+            .send()
+            .await
+            .map_err(|e| {
+                rds_error("DescribeDBProxyEndpoints", &id, e, |s| {
+                    if s.is_db_proxy_not_found_fault() {
+                        Some(proxy_missing())
+                    } else {
+                        s.is_db_proxy_endpoint_not_found_fault().then(|| ("RDS Proxy endpoint", id.clone()))
+                    }
+                })
+            })?;
+        let found = out
+            .db_proxy_endpoints()
+            .first()
+            .ok_or_else(|| RdsError::NotFound { kind: "RDS Proxy endpoint", id: id.clone() })?;
+        Ok(Endpoint {
+            address: found.endpoint().map(str::to_string),
+            status: status_text(found.status().map(|s| s.as_str())),
+            cluster: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The adapter against canned RDS answers, for what moto cannot show:
+    //! custom proxy endpoints (moto answers HTTP 500) and error mapping.
+    use super::super::canned::{Canned, error_body, ok_body};
+    use super::*;
+
+    fn api(canned: &Canned) -> RdsApi {
+        RdsApi::with_client(canned.rds())
+    }
+
+    #[tokio::test]
+    async fn custom_proxy_endpoint_is_read_from_describe_db_proxy_endpoints() {
+        let canned = Canned::default().on_form(
+            "DescribeDBProxyEndpoints",
+            |f| f.get("DBProxyName").map(String::as_str) == Some("p1") && f["DBProxyEndpointName"] == "ro",
+            200,
+            ok_body(
+                "DescribeDBProxyEndpoints",
+                "<DBProxyEndpoints><member><DBProxyEndpointName>ro</DBProxyEndpointName>\
+                 <Endpoint>ro.endpoint.proxy-abc.us-east-1.rds.amazonaws.com</Endpoint>\
+                 <Status>available</Status></member></DBProxyEndpoints>",
+            ),
+        );
+        let endpoint = api(&canned).proxy_endpoint("p1", Some("ro")).await.unwrap();
+        assert_eq!(endpoint.address.as_deref(), Some("ro.endpoint.proxy-abc.us-east-1.rds.amazonaws.com"));
+        assert_eq!(endpoint.status, "available");
+        assert_eq!(canned.asked("DescribeDBProxyEndpoints").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn missing_custom_proxy_endpoint_is_not_found_with_its_name() {
+        let canned = Canned::default().on(
+            "DescribeDBProxyEndpoints",
+            404,
+            error_body("Sender", "DBProxyEndpointNotFoundFault", "endpoint ro not found"),
+        );
+        let err = api(&canned).proxy_endpoint("p1", Some("ro")).await.unwrap_err();
+        assert_eq!(err, RdsError::NotFound { kind: "RDS Proxy endpoint", id: "p1:ro".into() });
+        let canned = Canned::default().on(
+            "DescribeDBProxyEndpoints",
+            404,
+            error_body("Sender", "DBProxyNotFoundFault", "proxy p1 not found"),
+        );
+        let err = api(&canned).proxy_endpoint("p1", Some("ro")).await.unwrap_err();
+        assert_eq!(err, RdsError::NotFound { kind: "RDS Proxy", id: "p1".into() });
+    }
+
+    #[tokio::test]
+    async fn cluster_members_keep_the_writer_flag_and_unknown_clusters_are_not_found() {
+        let member = |id: &str, writer: bool| {
+            format!(
+                "<DBClusterMember><DBInstanceIdentifier>{id}</DBInstanceIdentifier>\
+                 <IsClusterWriter>{writer}</IsClusterWriter></DBClusterMember>"
+            )
+        };
+        let canned = Canned::default()
+            .on_form(
+                "DescribeDBClusters",
+                |f| f["DBClusterIdentifier"] == "prod",
+                200,
+                ok_body(
+                    "DescribeDBClusters",
+                    &format!(
+                        "<DBClusters><DBCluster><DBClusterIdentifier>prod</DBClusterIdentifier>\
+                         <DBClusterMembers>{}{}</DBClusterMembers></DBCluster></DBClusters>",
+                        member("a", false),
+                        member("b", true)
+                    ),
+                ),
+            )
+            .on("DescribeDBClusters", 404, error_body("Sender", "DBClusterNotFoundFault", "DBCluster gone not found."));
+        let api = api(&canned);
+        assert_eq!(
+            api.cluster_members("prod").await.unwrap(),
+            vec![
+                ClusterMember { instance_id: "a".into(), is_writer: false },
+                ClusterMember { instance_id: "b".into(), is_writer: true }
+            ]
+        );
+        assert_eq!(
+            api.cluster_members("gone").await.unwrap_err(),
+            RdsError::NotFound { kind: "DB cluster", id: "gone".into() }
+        );
+    }
+
+    #[tokio::test]
+    async fn instance_endpoint_carries_status_and_cluster() {
+        let canned = Canned::default().on(
+            "DescribeDBInstances",
+            200,
+            ok_body(
+                "DescribeDBInstances",
+                "<DBInstances><DBInstance><DBInstanceIdentifier>prod-1</DBInstanceIdentifier>\
+                 <DBInstanceStatus>creating</DBInstanceStatus><DBClusterIdentifier>prod</DBClusterIdentifier>\
+                 </DBInstance></DBInstances>",
+            ),
+        );
+        let endpoint = api(&canned).instance_endpoint("prod-1").await.unwrap();
+        assert_eq!(endpoint, Endpoint { address: None, status: "creating".into(), cluster: Some("prod".into()) });
+    }
+
+    #[tokio::test]
+    async fn access_denied_names_the_call_the_resource_and_iam_without_the_raw_response() {
+        let canned = Canned::default().on(
+            "DescribeDBClusters",
+            403,
+            error_body("Sender", "AccessDenied", "User: arn:aws:sts::1:assumed-role/fn is not authorized"),
+        );
+        let err = api(&canned).cluster_members("prod").await.unwrap_err();
+        let RdsError::Api { failure, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(failure.code.as_deref(), Some("AccessDenied"));
+        assert_eq!(failure.request_id.as_deref(), Some("canned-request-1"));
+        let text = err.to_string();
+        assert!(text.contains("DescribeDBClusters") && text.contains("'prod'") && text.contains("IAM"), "{text}");
+        assert!(text.contains("is not authorized") && text.contains("canned-request-1"), "{text}");
+        for dump in ["x-amzn-RequestId", "Content-Type", "ErrorResponse", "HttpResponse"] {
+            assert!(!text.contains(dump), "no raw response in the message: {text}");
+        }
+        assert!(text.len() < 300, "{} bytes: {text}", text.len());
+    }
+}

@@ -1,0 +1,181 @@
+//! The ports: what the domain needs from the outside world, in its own terms.
+//! The engine and the triggers depend on these traits only; `adapters`
+//! implements them over the AWS SDK and hickory, and unit tests over fakes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+
+use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState};
+
+/// The target group operations sync needs (Elastic Load Balancing).
+pub trait TargetGroups: Send + Sync {
+    /// Every target group carrying the sources tag, with its tags.
+    fn list_managed(&self) -> impl Future<Output = Result<Vec<TargetGroupInfo>, ElbError>> + Send;
+    /// One target group by ARN, with its tags; `None` when it does not exist.
+    fn describe(&self, arn: &str) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send;
+    /// Registered targets and their health.
+    fn state(&self, arn: &str) -> impl Future<Output = Result<TargetGroupState, ElbError>> + Send;
+    fn register(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    fn deregister(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    /// The target group's tags, read now.
+    fn tags(&self, arn: &str) -> impl Future<Output = Result<BTreeMap<String, String>, ElbError>> + Send;
+    /// Adds or overwrites tags.
+    fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> impl Future<Output = Result<(), ElbError>> + Send;
+    /// Removes tags by key (absent keys are fine).
+    fn remove_tags(&self, arn: &str, keys: &[&str]) -> impl Future<Output = Result<(), ElbError>> + Send;
+}
+
+/// The RDS API calls resolution needs.
+pub trait RdsDirectory: Send + Sync {
+    /// Members of a DB cluster (Aurora or Multi-AZ cluster) and which one writes.
+    fn cluster_members(&self, cluster_id: &str) -> impl Future<Output = Result<Vec<ClusterMember>, RdsError>> + Send;
+    /// The endpoint of a DB instance.
+    fn instance_endpoint(&self, instance_id: &str) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+    /// The endpoint of an RDS Proxy: its default one, or the named custom one.
+    fn proxy_endpoint(
+        &self,
+        proxy: &str,
+        endpoint: Option<&str>,
+    ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+}
+
+/// DNS lookups of A and/or AAAA records.
+pub trait DnsLookup: Send + Sync {
+    /// Every address `name` has in the given families (no cache beyond the TTL).
+    fn addresses(
+        &self,
+        name: &str,
+        families: AddressFamilies,
+    ) -> impl Future<Output = Result<BTreeSet<IpAddr>, DnsError>> + Send;
+}
+
+/// A member of a DB cluster, as DescribeDBClusters lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterMember {
+    pub instance_id: String,
+    pub is_writer: bool,
+}
+
+/// An endpoint's DNS name as the RDS API reports it, with the resource's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Absent while the resource is being created.
+    pub address: Option<String>,
+    pub status: String,
+    /// For a DB instance: the cluster it belongs to, if any.
+    pub cluster: Option<String>,
+}
+
+/// What an AWS API answered when a call failed: the parts a person can act on
+/// (never the raw HTTP exchange).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiFailure {
+    /// The service's error code (`AccessDenied`, `ValidationError`, ...), absent
+    /// when no answer came back.
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub hint: Option<Hint>,
+}
+
+/// What to do about a failed call, when the failure says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// The API endpoint could not be reached (or did not answer in time).
+    Unreachable { api: &'static str },
+    /// The function's role lacks a permission.
+    Permissions,
+    /// Throttled even after the SDK's retries.
+    Throttled,
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hint::Unreachable { api } => write!(
+                f,
+                "The {api} API endpoint could not be reached: a function in a VPC needs a NAT gateway or an interface VPC endpoint for {api}."
+            ),
+            Hint::Permissions => f.write_str("Check the function role's IAM permissions."),
+            Hint::Throttled => f.write_str("Throttled even after the SDK's retries; sync fewer target groups at once."),
+        }
+    }
+}
+
+impl ApiFailure {
+    /// A failure known only by its message (unit tests, fakes).
+    pub fn message(message: impl Into<String>) -> Self {
+        ApiFailure { message: message.into(), ..Default::default() }
+    }
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{code}: {}", self.message)?,
+            None => f.write_str(&self.message)?,
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, ". {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed ELB API call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ELB {operation} on {resource} failed: {failure}")]
+pub struct ElbError {
+    pub operation: &'static str,
+    pub resource: String,
+    pub failure: ApiFailure,
+}
+
+/// A failed RDS API call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RdsError {
+    #[error("{kind} '{id}' does not exist in this account and region (RDS API); check the identifier in the sources")]
+    NotFound { kind: &'static str, id: String },
+    #[error("RDS {operation} for '{resource}' failed: {failure}")]
+    Api { operation: &'static str, resource: String, failure: ApiFailure },
+}
+
+/// A failed DNS lookup.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    #[error("DNS name {name} does not exist (NXDOMAIN)")]
+    NoSuchName { name: String },
+    #[error("DNS has no {families} record for {name}")]
+    NoRecords { name: String, families: &'static str },
+    #[error(
+        "DNS lookup of {name} failed: {message}; check that the resolver in use (the VPC's, or NLB_SYNC_DNS_SERVER) answers"
+    )]
+    Failed { name: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_failure_keeps_code_message_request_id_and_hint() {
+        let failure = ApiFailure {
+            code: Some("AccessDenied".into()),
+            message: "not allowed".into(),
+            request_id: Some("req-1".into()),
+            hint: Some(Hint::Permissions),
+        };
+        let error = ElbError { operation: "RegisterTargets", resource: "arn:tg".into(), failure };
+        assert_eq!(
+            error.to_string(),
+            "ELB RegisterTargets on arn:tg failed: AccessDenied: not allowed (request id req-1). \
+             Check the function role's IAM permissions."
+        );
+        assert_eq!(ApiFailure::message("boom").to_string(), "boom");
+    }
+}
