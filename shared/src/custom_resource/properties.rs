@@ -123,8 +123,10 @@ pub fn optional<T>(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
+    use super::super::testing::{arb_json, arb_text};
     use super::*;
 
     fn props(value: Value) -> Map<String, Value> {
@@ -211,5 +213,56 @@ mod tests {
         let p = props(json!({}));
         let failure: Failure = prop_u16(&p, "Port").unwrap_err().into();
         assert_eq!(failure.reason, "property Port: is required (a whole number from 0 to 65535)");
+    }
+
+    /// Every reader rejects a property with an error that names it, or returns
+    /// what its documentation promises.
+    fn check_readers(props: &Map<String, Value>, name: &str) -> Result<(), TestCaseError> {
+        let named = |error: &PropertyError| error.property == name && error.to_string().starts_with("property ");
+        match prop_str(props, name) {
+            Ok(text) => prop_assert!(!text.trim().is_empty()),
+            Err(error) => prop_assert!(named(&error)),
+        }
+        match (prop_u16(props, name), prop_u64(props, name)) {
+            (Ok(small), Ok(large)) => prop_assert_eq!(u64::from(small), large),
+            (Ok(small), Err(_)) => prop_assert!(false, "{} is a u16 but not a u64", small),
+            (Err(error), Ok(large)) => prop_assert!(named(&error) && large > u64::from(u16::MAX)),
+            (Err(small), Err(large)) => prop_assert!(named(&small) && named(&large)),
+        }
+        match prop_string_list(props, name) {
+            Ok(items) => prop_assert!(items.iter().all(|item| !item.is_empty() && item.trim() == item)),
+            Err(error) => prop_assert!(named(&error)),
+        }
+        let blank = match props.get(name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.trim().is_empty(),
+            Some(_) => false,
+        };
+        if blank {
+            prop_assert_eq!(optional(props, name, prop_u64), Ok(None));
+        } else {
+            prop_assert_eq!(optional(props, name, prop_u64), prop_u64(props, name).map(Some));
+            prop_assert_eq!(optional(props, name, prop_string_list), prop_string_list(props, name).map(Some));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn readers_never_panic_on_any_value(name in arb_text(), value in arb_json()) {
+            let props: Map<String, Value> = [(name.clone(), value)].into_iter().collect();
+            check_readers(&props, &name)?;
+        }
+
+        #[test]
+        fn readers_never_panic_on_any_properties(props in arb_json(), name in arb_text()) {
+            let props = props.as_object().cloned().unwrap_or_default();
+            check_readers(&props, &name)?;
+            for key in props.keys() {
+                check_readers(&props, key)?;
+            }
+        }
     }
 }

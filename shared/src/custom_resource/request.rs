@@ -275,7 +275,9 @@ pub(super) fn brief(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{URL, create_payload, delete_payload, update_payload};
+    use proptest::prelude::*;
+
+    use super::super::testing::{URL, arb_json, arb_text, create_payload, delete_payload, update_payload};
     use super::*;
 
     #[test]
@@ -342,5 +344,112 @@ mod tests {
         let error = CustomResourceRequest::parse(&json!([1, 2])).unwrap_err();
         assert_eq!(error.response_url, None);
         assert!(error.why.contains("a list, not a JSON object"), "{}", error.why);
+    }
+
+    /// Any value for a key of the request, biased towards what CloudFormation
+    /// could send, so that valid requests come up as well as broken ones.
+    fn field(plausible: impl Strategy<Value = Value> + 'static) -> impl Strategy<Value = Option<Value>> {
+        prop::option::weighted(0.85, prop_oneof![3 => plausible, 1 => arb_json()])
+    }
+
+    fn text_field() -> impl Strategy<Value = Option<Value>> {
+        field(prop_oneof![Just(json!("")), arb_text().prop_map(Value::String)])
+    }
+
+    fn properties_field() -> impl Strategy<Value = Option<Value>> {
+        field(
+            prop::collection::vec((arb_text(), arb_json()), 0..4).prop_map(|e| Value::Object(e.into_iter().collect())),
+        )
+    }
+
+    fn request_shaped() -> impl Strategy<Value = Map<String, Value>> {
+        let request_type = field(prop_oneof![
+            Just(json!("Create")),
+            Just(json!("Update")),
+            Just(json!("Delete")),
+            Just(json!("")),
+            arb_text().prop_map(Value::String),
+        ]);
+        (
+            request_type,
+            [text_field(), text_field(), text_field(), text_field(), text_field(), text_field()],
+            properties_field(),
+            properties_field(),
+        )
+            .prop_map(|(request_type, texts, properties, old_properties)| {
+                let text_keys =
+                    ["ResponseURL", "StackId", "RequestId", "LogicalResourceId", "PhysicalResourceId", "ResourceType"];
+                [
+                    ("RequestType", request_type),
+                    ("ResourceProperties", properties),
+                    ("OldResourceProperties", old_properties),
+                ]
+                .into_iter()
+                .chain(text_keys.into_iter().zip(texts))
+                .filter_map(|(key, value)| Some((key.to_string(), value?)))
+                .collect()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parse_never_panics(payload in arb_json()) {
+            match CustomResourceRequest::parse(&payload) {
+                Ok(request) => {
+                    prop_assert!(payload.is_object());
+                    prop_assert_eq!(request.echo().request_type, Some(request.request_type));
+                }
+                Err(unparsable) => {
+                    prop_assert!(!unparsable.why.is_empty());
+                    prop_assert!(unparsable.to_string().ends_with(&unparsable.why));
+                    prop_assert_eq!(unparsable.echo().request_id, unparsable.request_id.clone().unwrap_or_default());
+                }
+            }
+        }
+
+        /// `parse` accepts exactly what its documentation promises, and an
+        /// `Unparsable` keeps every field that could answer the request.
+        #[test]
+        fn parse_follows_its_contract_on_request_shaped_objects(object in request_shaped()) {
+            let text = |key: &str| object.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+            let request_type = object.get("RequestType").and_then(Value::as_str).and_then(RequestType::from_name);
+            let object_or_absent =
+                |key: &str| matches!(object.get(key), None | Some(Value::Null) | Some(Value::Object(_)));
+            let valid = request_type.is_some()
+                && ["ResponseURL", "StackId", "RequestId", "LogicalResourceId"].into_iter().all(|k| text(k).is_some())
+                && (request_type == Some(RequestType::Create) || text("PhysicalResourceId").is_some())
+                && object_or_absent("ResourceProperties")
+                && object_or_absent("OldResourceProperties");
+
+            match CustomResourceRequest::parse(&Value::Object(object.clone())) {
+                Ok(request) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(Some(request.request_type), request_type);
+                    prop_assert_eq!(Some(request.response_url.as_str()), text("ResponseURL"));
+                    prop_assert_eq!(Some(request.stack_id.as_str()), text("StackId"));
+                    prop_assert_eq!(Some(request.request_id.as_str()), text("RequestId"));
+                    prop_assert_eq!(Some(request.logical_resource_id.as_str()), text("LogicalResourceId"));
+                    prop_assert_eq!(request.physical_resource_id.as_deref(), text("PhysicalResourceId"));
+                    prop_assert_eq!(request.resource_type.as_str(), text("ResourceType").unwrap_or(""));
+                    let properties = object.get("ResourceProperties").and_then(Value::as_object).cloned();
+                    prop_assert_eq!(request.resource_properties, properties.unwrap_or_default());
+                    let old_properties = object.get("OldResourceProperties").and_then(Value::as_object);
+                    prop_assert_eq!(request.old_resource_properties.as_ref(), old_properties);
+                }
+                Err(unparsable) => {
+                    prop_assert!(!valid, "rejected a valid request: {}", unparsable.why);
+                    prop_assert!(!unparsable.why.is_empty());
+                    prop_assert_eq!(unparsable.response_url.as_deref(), text("ResponseURL"));
+                    prop_assert_eq!(unparsable.request_type.as_deref(), text("RequestType"));
+                    prop_assert_eq!(unparsable.stack_id.as_deref(), text("StackId"));
+                    prop_assert_eq!(unparsable.request_id.as_deref(), text("RequestId"));
+                    prop_assert_eq!(unparsable.logical_resource_id.as_deref(), text("LogicalResourceId"));
+                    prop_assert_eq!(unparsable.physical_resource_id.as_deref(), text("PhysicalResourceId"));
+                    prop_assert_eq!(unparsable.echo().request_type, request_type);
+                }
+            }
+        }
     }
 }

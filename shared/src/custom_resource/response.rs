@@ -393,10 +393,13 @@ fn drop_largest_data(view: BodyView<'_>, data: &Map<String, Value>, reason: Opti
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::super::request::RequestType;
-    use super::super::testing::{create_payload, delete_payload, echo_of, parse_body, update_payload};
+    use super::super::testing::{
+        arb_json, arb_text, create_payload, delete_payload, echo_of, parse_body, update_payload,
+    };
     use super::*;
 
     #[test]
@@ -555,5 +558,100 @@ mod tests {
         let body = response_body(&Response::from_outcome(&echo, Err(Failure::new("r".repeat(9000)))));
         assert!(body.len() <= MAX_BODY_BYTES);
         assert_eq!(parse_body(&body)["Status"], "FAILED");
+    }
+
+    /// Usually a plausible id, sometimes any text (empty and oversized too).
+    fn arb_id() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-zA-Z0-9:/_-]{1,80}", arb_text()]
+    }
+
+    fn arb_data() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::vec((arb_text(), arb_json()), 0..8).prop_map(|entries| entries.into_iter().collect())
+    }
+
+    fn arb_echo() -> impl Strategy<Value = RequestEcho> {
+        let request_type = prop::option::of(prop_oneof![
+            Just(RequestType::Create),
+            Just(RequestType::Update),
+            Just(RequestType::Delete)
+        ]);
+        (request_type, arb_text(), arb_text(), arb_text(), prop::option::of(arb_id())).prop_map(
+            |(request_type, stack_id, request_id, logical_resource_id, physical_resource_id)| RequestEcho {
+                request_type,
+                stack_id,
+                request_id,
+                logical_resource_id,
+                physical_resource_id,
+            },
+        )
+    }
+
+    fn arb_outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            (arb_id(), arb_data()).prop_map(|(physical_resource_id, data)| Ok(Success { physical_resource_id, data })),
+            (arb_text(), prop::option::of(arb_id()))
+                .prop_map(|(reason, physical_resource_id)| Err(Failure { reason, physical_resource_id })),
+        ]
+    }
+
+    /// Any field values, including combinations `from_outcome` never makes (a
+    /// `SUCCESS` with a reason, a `FAILED` with data or without a reason).
+    fn arb_response() -> impl Strategy<Value = Response> {
+        let status = prop_oneof![Just(Status::Success), Just(Status::Failed)];
+        (status, prop::option::of(arb_text()), [arb_text(), arb_text(), arb_text(), arb_text()], arb_data()).prop_map(
+            |(status, reason, [physical_resource_id, stack_id, request_id, logical_resource_id], data)| Response {
+                status,
+                reason,
+                physical_resource_id,
+                stack_id,
+                request_id,
+                logical_resource_id,
+                data,
+            },
+        )
+    }
+
+    /// What every body must be: small enough, JSON, with all the keys
+    /// CloudFormation reads, and unshortened whenever the whole answer fits.
+    fn check_body(response: &Response) -> Result<(), TestCaseError> {
+        let body = response_body(response);
+        prop_assert!(body.len() <= MAX_BODY_BYTES, "{} bytes", body.len());
+        let json: Value = serde_json::from_str(&body).map_err(|e| TestCaseError::fail(format!("not JSON ({e})")))?;
+        for key in ["Status", "PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId", "NoEcho", "Data"] {
+            prop_assert!(json.get(key).is_some(), "{} is missing", key);
+        }
+        prop_assert_eq!(json["Status"].as_str(), Some(response.status.as_str()));
+        prop_assert_eq!(&json["NoEcho"], &json!(false));
+        if response.status == Status::Failed {
+            prop_assert!(json["Reason"].as_str().is_some_and(|reason| !reason.is_empty()));
+        }
+        let reason_kept =
+            response.status == Status::Success || response.reason.as_deref().is_some_and(|r| !r.is_empty());
+        let full = serde_json::to_string(response).unwrap();
+        if reason_kept && full.len() <= MAX_BODY_BYTES {
+            prop_assert_eq!(body, full);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn every_outcome_gets_a_body_that_fits(echo in arb_echo(), outcome in arb_outcome()) {
+            let response = Response::from_outcome(&echo, outcome);
+            prop_assert!(valid_physical_id(&response.physical_resource_id));
+            check_body(&response)?;
+        }
+
+        #[test]
+        fn any_response_gets_a_body_that_fits(response in arb_response()) {
+            check_body(&response)?;
+        }
+
+        #[test]
+        fn escaped_len_matches_serde_json_on_any_text(text in arb_text()) {
+            prop_assert_eq!(escaped_len(&text), serde_json::to_string(&text).unwrap().len() - 2);
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! What the tests of several files share: sample requests and a recording
-//! sink. Compiled only for tests.
+//! What the tests of several files share: sample requests, a recording sink
+//! and proptest strategies. Compiled only for tests.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use proptest::prelude::*;
+use serde_json::{Map, Number, Value, json};
 use tokio::time::Instant;
 
 use super::delivery::{DeliveryError, ResponseSink};
@@ -103,4 +104,49 @@ impl ResponseSink for MemorySink {
             None => Ok(()),
         }
     }
+}
+
+/// Any text: usually short, sometimes tens of kilobytes, with control
+/// characters, quotes and multi-byte characters (which JSON escaping and
+/// truncation at char boundaries must cope with) well represented.
+pub fn arb_text() -> impl Strategy<Value = String> {
+    let special = prop_oneof![
+        Just('"'),
+        Just('\\'),
+        Just('\n'),
+        Just('\u{1}'),
+        Just('é'),
+        Just('€'),
+        Just('𝄞'),
+        Just('\u{2028}'),
+    ];
+    let chars = prop_oneof![any::<char>(), special];
+    let short = prop::collection::vec(chars.clone(), 0..24).prop_map(String::from_iter);
+    // A short random piece repeated: cut points still land on every kind of
+    // character, and generating it costs far less than as many random chars.
+    let long = (prop::collection::vec(chars, 1..8), 1..3000usize)
+        .prop_map(|(piece, times)| String::from_iter(piece).repeat(times));
+    prop_oneof![5 => short, 1 => long]
+}
+
+/// Any JSON value, nested a few levels deep.
+pub fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        // NaN and the infinities have no JSON form.
+        any::<f64>().prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        arb_text().prop_map(Value::String),
+        // Digit strings and blanks take other paths through the readers.
+        "[ 0-9]{0,24}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((arb_text(), inner), 0..6)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<String, Value>>())),
+        ]
+    })
 }
