@@ -28,3 +28,21 @@ pub fn lambda_time_left(ctx: &lambda_runtime::Context) -> Duration {
 pub fn lambda_deadline(ctx: &lambda_runtime::Context) -> Instant {
     Instant::now() + lambda_time_left(ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_the_context_deadline() {
+        let mut ctx = lambda_runtime::Context::default();
+        assert_eq!(lambda_time_left(&ctx), UNKNOWN_DEADLINE_TIME_LEFT);
+        let now_ms =
+            u64::try_from(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+        ctx.deadline = now_ms + 30_000;
+        let left = lambda_time_left(&ctx);
+        assert!(left > Duration::from_secs(29) && left <= Duration::from_secs(30), "{left:?}");
+        ctx.deadline = now_ms - 1_000;
+        assert_eq!(lambda_time_left(&ctx), Duration::ZERO);
+    }
+}

@@ -15,7 +15,7 @@ use integration_tests::{
     AuroraCluster, Aws, Invocation, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup,
     now_ms, rds_event, scheduled_event, sns_event,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const FUNCTION: &str = "sync-on-failover";
 /// Written by every run that changes a target group (F10 guard).
@@ -438,6 +438,32 @@ async fn batch_mixing_good_and_bad_records_applies_the_good_one() {
     // The output contract: one line per record, with its decision, the
     // unreadable ones included.
     assert_eq!(events.len(), messages.len(), "one line per record, ignored ones too: {decisions:?}");
+}
+
+/// A record whose `Event Time` has a non-ASCII fraction comes first in the
+/// batch: it is read without its time (a hand-written date parser once
+/// panicked here and lost the whole batch), and the real failover after it is
+/// applied in the same invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_record_first_does_not_stop_the_failover_after_it() {
+    let sandbox = Sandbox::start().await;
+    let setup = WriterSetup::new(&sandbox, "orders", "orders-writer", ["10.1.1.90", "10.1.2.91"]).await;
+    sandbox.aws.failover_cluster("orders", &setup.cluster.instances[1]).await;
+    let lambda = start_function(&sandbox, &[]).await;
+
+    let elsewhere = RdsNotification::cluster("elsewhere", "RDS-EVENT-0071", "Completed failover to DB instance: x");
+    let mut malformed: Value = serde_json::from_str(&elsewhere.to_message()).unwrap();
+    malformed["Event Time"] = json!("2024-05-21 10:11:12.a€");
+    let good = RdsNotification::cluster("orders", "RDS-EVENT-0071", "Completed failover to DB instance: orders-1");
+    let invocation = lambda.invoke(sns_event(&[malformed.to_string(), good.to_message()])).await;
+    let body = succeeded(&invocation, &lambda);
+
+    assert_eq!(sandbox.aws.registered_targets(&setup.tg.arn).await, vec![target(setup.ips[1])]);
+    let events = body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["decision"], "ignored: no managed target group follows elsewhere", "{events:?}");
+    assert_eq!(events[1]["decision"], "synced: target groups changed and are correct", "{events:?}");
+    assert!(events[1]["EventToTargetsCorrect"].is_number(), "the good record keeps its time: {events:?}");
 }
 
 /// The safety net (F1, F11): when the new writer's DNS name gets no answer,

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -16,9 +16,6 @@ use super::response::{Failure, Outcome, Response, Status, floor_char_boundary, r
 /// A reasonable `margin` for [`answer`]: time kept back from the Lambda
 /// deadline to build and deliver the answer.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(10);
-/// What [`time_left`] assumes when the context carries no deadline (Lambda's
-/// maximum timeout).
-pub const UNKNOWN_DEADLINE_TIME_LEFT: Duration = Duration::from_secs(900);
 
 /// Delivery always gets at least this long, even past the Lambda deadline.
 const MIN_DELIVERY_BUDGET: Duration = Duration::from_secs(1);
@@ -92,20 +89,6 @@ impl From<CustomResourceError> for lambda_runtime::Diagnostic {
         };
         lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
     }
-}
-
-/// Time until the Lambda deadline in `ctx` (zero if past); when the context has
-/// no deadline (`0`), [`UNKNOWN_DEADLINE_TIME_LEFT`].
-pub fn time_left(ctx: &lambda_runtime::Context) -> Duration {
-    if ctx.deadline == 0 {
-        return UNKNOWN_DEADLINE_TIME_LEFT;
-    }
-    ctx.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
-}
-
-/// The Lambda deadline in `ctx` as an [`Instant`], for [`answer`].
-pub fn deadline(ctx: &lambda_runtime::Context) -> Instant {
-    Instant::now() + time_left(ctx)
 }
 
 /// Answers one custom resource request, whatever happens.
@@ -459,18 +442,5 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(sink.deliveries().len(), 1);
-    }
-
-    #[test]
-    fn time_left_reads_the_context_deadline() {
-        let mut ctx = lambda_runtime::Context::default();
-        assert_eq!(time_left(&ctx), UNKNOWN_DEADLINE_TIME_LEFT);
-        let now_ms =
-            u64::try_from(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis()).unwrap();
-        ctx.deadline = now_ms + 30_000;
-        let left = time_left(&ctx);
-        assert!(left > Duration::from_secs(29) && left <= Duration::from_secs(30), "{left:?}");
-        ctx.deadline = now_ms - 1_000;
-        assert_eq!(time_left(&ctx), Duration::ZERO);
     }
 }

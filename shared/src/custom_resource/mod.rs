@@ -56,9 +56,7 @@ mod response;
 #[cfg(test)]
 mod testing;
 
-pub use answer::{
-    CustomResourceError, DEFAULT_MARGIN, Progress, UNKNOWN_DEADLINE_TIME_LEFT, answer, deadline, time_left,
-};
+pub use answer::{CustomResourceError, DEFAULT_MARGIN, Progress, answer};
 pub use delivery::{DeliveryError, HttpSink, ResponseSink, RetryPolicy};
 pub use properties::{PropertyError, optional, prop_str, prop_string_list, prop_u16, prop_u64};
 pub use request::{CustomResourceRequest, RequestEcho, RequestType, Unparsable};
