@@ -305,4 +305,49 @@ mod tests {
             assert!(err.to_string().contains(bad));
         }
     }
+
+    /// Text near the grammar: its kinds, roles and separators, and any character.
+    fn token_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                Just("rds-cluster:".to_string()),
+                Just("rds-instance:".to_string()),
+                Just("rds-proxy:".to_string()),
+                Just("dns:".to_string()),
+                Just(":writer".to_string()),
+                Just(":readers".to_string()),
+                Just(":".to_string()),
+                Just(".".to_string()),
+                Just(" ".to_string()),
+                Just("-".to_string()),
+                "[a-z][a-z0-9-]{0,8}",
+                any::<char>().prop_map(String::from),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_sources_value_panics_and_what_parses_round_trips(
+            value in proptest::prop_oneof![token_like(), proptest::prelude::any::<String>()]
+        ) {
+            if let Ok(sources) = parse_sources(&value) {
+                let spec = SyncSpec { sources: sources.clone(), port: None };
+                proptest::prop_assert_eq!(parse_sources(&spec.sources_tag_value()), Ok(sources));
+            }
+        }
+
+        #[test]
+        fn no_port_value_panics(value in proptest::prelude::any::<String>()) {
+            let spec = SyncSpec::from_tags(&tags(&[(SOURCES_TAG, "dns:a.b"), (PORT_TAG, &value)]));
+            if let Ok(Some(SyncSpec { port: Some(port), .. })) = spec {
+                proptest::prop_assert!(port > 0);
+            }
+        }
+    }
 }

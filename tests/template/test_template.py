@@ -1,5 +1,5 @@
 """Properties of template.yaml that matter for correctness and safety. Each test
-names the failure it guards against (see shared/FIELD-NOTES section 3: F1-F14)."""
+names the guard it checks (docs/architecture.md, "Guards")."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def as_list(value):
 
 
 def test_load_balancer_is_internal_network_with_cross_zone_on():
-    """F8: a single-AZ writer must be reachable from every AZ's load balancer node."""
+    """Reach every zone: a single-AZ writer must be reachable from every AZ's load balancer node."""
     lb = RESOURCES["LoadBalancer"]["Properties"]
     assert lb["Type"] == "network"
     assert lb["Scheme"] == "internal"
@@ -81,7 +81,7 @@ def test_target_group_is_ip_with_tcp_health_checks_short_drain_and_the_sources_t
     attributes = {a["Key"]: a["Value"] for a in tg["TargetGroupAttributes"]}
     assert attributes["deregistration_delay.timeout_seconds"] == {"Ref": "DeregistrationDelaySeconds"}
     delay = TEMPLATE["Parameters"]["DeregistrationDelaySeconds"]
-    assert delay["Default"] <= 60, "the drain of a demoted writer must be short (F2)"
+    assert delay["Default"] <= 60, "the drain of a demoted writer must be short (role authority)"
     assert attributes["deregistration_delay.connection_termination.enabled"] == "true"
     tags = {t["Key"]: t["Value"] for t in tg["Tags"]}
     assert tags == {SOURCES_TAG: {"Ref": "Sources"}}
@@ -232,7 +232,7 @@ def test_the_vpc_resolver_is_used():
 
 
 def test_schedule_runs_every_minute_by_default():
-    """F13: detection must not wait for a slow schedule."""
+    """Fast detection: detection must not wait for a slow schedule."""
     event = FUNCTIONS[SCHEDULE]["Properties"]["Events"]["Schedule"]
     assert event["Type"] == "Schedule"
     assert event["Properties"]["Schedule"] == {"Ref": "ScheduleExpression"}
@@ -240,7 +240,7 @@ def test_schedule_runs_every_minute_by_default():
 
 
 def test_failover_function_outlives_its_watch():
-    """F3: the function keeps re-checking after a 'failover started' event."""
+    """Watch after an event: the function keeps re-checking after a 'failover started' event."""
     props = FUNCTIONS[FAILOVER]["Properties"]
     watch = int(props["Environment"]["Variables"]["NLB_SYNC_WATCH_SECONDS"])
     assert props["Timeout"] >= watch + 30
@@ -249,7 +249,7 @@ def test_failover_function_outlives_its_watch():
 
 
 def test_custom_resource_times_out_just_after_the_deploy_function():
-    """F5: CloudFormation must not wait an hour for an answer that cannot come."""
+    """Always answer: CloudFormation must not wait an hour for an answer that cannot come."""
     resource = RESOURCES["TargetSync"]
     props = resource["Properties"]
     function_timeout = FUNCTIONS[DEPLOY]["Properties"]["Timeout"]
@@ -261,7 +261,7 @@ def test_custom_resource_times_out_just_after_the_deploy_function():
 
 
 def test_custom_resource_fills_this_stacks_group_after_its_listener_and_endpoints():
-    """F4: the target group is filled at deploy time; the API endpoints exist first."""
+    """Fill at deploy: the target group is filled at deploy time; the API endpoints exist first."""
     resource = RESOURCES["TargetSync"]
     assert resource["Type"] == "Custom::NlbTargetSync"
     props = resource["Properties"]
@@ -323,7 +323,7 @@ def test_sync_functions_change_targets_only_of_groups_carrying_the_sources_tag(n
 
 @pytest.mark.parametrize("name", [SCHEDULE, FAILOVER])
 def test_sync_functions_may_write_only_the_applied_view_tag_of_managed_groups(name):
-    """F10: every run writes the applied-view guard, and nothing else."""
+    """Applied view: every run writes the applied-view guard, and nothing else."""
     (statement,) = _statements_with(name, "elasticloadbalancing:AddTags")
     assert actions(statement) == ["elasticloadbalancing:AddTags"]
     condition = statement["Condition"]
@@ -447,7 +447,7 @@ def _alarms() -> dict[str, dict]:
 
 
 def test_every_function_has_an_errors_alarm():
-    """F11: the functions fail when a target group fails; the alarm must see it."""
+    """Fail loudly: the functions fail when a target group fails; the alarm must see it."""
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Ref"]
         for a in _alarms().values()
@@ -501,7 +501,7 @@ def test_every_security_scan_suppression_is_explained():
 
 
 def test_a_change_held_back_for_long_raises_an_alarm_for_this_target_group():
-    """F1 guard: holding back is right for a while, never for good."""
+    """No removal on doubt: holding back is right for a while, never for good."""
     props = _alarms()["ChangesHeldBackAlarm"]["Properties"]
     assert props["Namespace"] == "NlbTargetSync"
     assert props["MetricName"] == "TargetsHeldBack"

@@ -356,7 +356,7 @@ async fn a_source_that_does_not_exist_fails_naming_it() {
     assert!(deploy.tags(&tg).await.is_empty(), "{:?}", deploy.tags(&tg).await);
 }
 
-/// F5: a sync that cannot finish before the Lambda deadline still gets a
+/// Always answer: a sync that cannot finish before the Lambda deadline still gets a
 /// FAILED answer, before the deadline. Function timeout 13 s, 10 s kept back
 /// to answer: the work gets about 3 s against a DNS server that never
 /// answers (5 attempts of 5 s each would take 25 s).

@@ -18,7 +18,7 @@ use integration_tests::{
 use serde_json::{Value, json};
 
 const FUNCTION: &str = "sync-on-failover";
-/// Written by every run that changes a target group (F10 guard).
+/// Written by every run that changes a target group (the applied-view guard).
 const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 /// Re-check interval the tests give the function (default 2000 ms).
 const RECHECK_MS: &str = "200";
@@ -172,7 +172,7 @@ fn median(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
-/// Scenario 1 (F2): the cluster failed over (RDS-EVENT-0071). The cluster
+/// Scenario 1 (role authority): the cluster failed over (RDS-EVENT-0071). The cluster
 /// endpoint's DNS still names the old writer, the instance endpoints did not
 /// change: the RDS API's roles decide, in one run of one invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +224,7 @@ async fn completed_failover_swaps_the_writer_despite_a_stale_cluster_endpoint() 
     );
 }
 
-/// Scenario 2 (F3): "failover started" (RDS-EVENT-0073) arrives while the RDS
+/// Scenario 2 (watch after an event): "failover started" (RDS-EVENT-0073) arrives while the RDS
 /// API still names the old writer; the failover completes about 2 s later,
 /// during the invocation. The same invocation keeps re-checking and applies
 /// it, without another event.
@@ -466,7 +466,7 @@ async fn malformed_record_first_does_not_stop_the_failover_after_it() {
     assert!(events[1]["EventToTargetsCorrect"].is_number(), "the good record keeps its time: {events:?}");
 }
 
-/// The safety net (F1, F11): when the new writer's DNS name gets no answer,
+/// The safety net (no removal on doubt, fail loudly): when the new writer's DNS name gets no answer,
 /// the invocation keeps re-checking until its watch ends, then fails naming
 /// the target group, and nothing is deregistered meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -500,7 +500,7 @@ async fn silent_dns_for_the_new_writer_fails_the_invocation() {
     assert!(asked >= 2, "it re-checked during the watch ({asked} queries)");
 }
 
-/// Scenario 6 (F10): scheduled runs and failover events racing around
+/// Scenario 6 (applied view): scheduled runs and failover events racing around
 /// failovers, on two function processes sharing moto and DNS. Each round
 /// starts both invocations together and fails the cluster over 0-120 ms later,
 /// inside the runs: odd rounds send a "started" event (0072) at once, even
