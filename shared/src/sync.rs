@@ -85,7 +85,8 @@ fn encode_absent(since: &BTreeMap<IpAddr, u64>) -> String {
     entries.sort_by_key(|(ip, at)| (**at, **ip));
     let mut value = String::new();
     for (ip, at) in entries {
-        let entry = format!("{ip}@{}", at / 1000);
+        // Rounded up: a time read back a little late only delays a removal.
+        let entry = format!("{ip}@{}", at.div_ceil(1000));
         if value.len() + entry.len() + 1 > MAX_TAG_VALUE {
             break;
         }
@@ -675,5 +676,20 @@ mod tests {
         let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
         assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.1:5432"]);
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
+    }
+
+    #[test]
+    fn the_absence_tag_round_trips_rounds_up_and_fits_a_tag_value() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let since: BTreeMap<IpAddr, u64> = [(ip("10.0.1.5"), 1_000_500), (ip("fd00::1"), 2_000_000)].into();
+        let value = encode_absent(&since);
+        assert_eq!(value, "10.0.1.5@1001 fd00::1@2000");
+        assert_eq!(parse_absent(&value), [(ip("10.0.1.5"), 1_001_000), (ip("fd00::1"), 2_000_000)].into());
+        assert_eq!(parse_absent("junk 10.0.0.1@x 10.0.0.2@5"), [(ip("10.0.0.2"), 5_000)].into());
+        let many: BTreeMap<IpAddr, u64> =
+            (0..40u64).map(|i| (IpAddr::from([10, 0, 1, i as u8]), 1_700_000_000_000 + i * 1000)).collect();
+        let value = encode_absent(&many);
+        assert!(value.len() <= MAX_TAG_VALUE, "{}", value.len());
+        assert!(value.starts_with("10.0.1.0@1700000000 "), "the oldest entries are kept: {value}");
     }
 }

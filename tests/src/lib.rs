@@ -17,7 +17,8 @@
 //!   records every request and can answer 503 before 200; [`CfnRequest`]
 //!   builds the custom-resource request events.
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
-//!   subscription delivers (moto never publishes RDS events).
+//!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
+//!   sends (moto never publishes RDS events).
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -55,6 +56,7 @@ mod aws;
 mod cfn;
 mod deadline_proxy;
 mod dns;
+mod eventbridge;
 mod http;
 mod lambda;
 mod moto;
@@ -66,6 +68,7 @@ mod workspace;
 pub use aws::{AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, scheduled_event};
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use dns::DnsServer;
+pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator};
 pub use moto::Moto;
