@@ -615,6 +615,27 @@ pub(crate) mod tests {
         parse_notification(&notification("db-cluster", "x", "RDS-EVENT-0071")).unwrap()
     }
 
+    #[test]
+    fn the_sample_events_for_cargo_lambda_invoke_read_as_relevant_rds_events() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+        let mut read = 0;
+        for name in [
+            "rds-failover-completed.json",
+            "eventbridge-instance-failover.json",
+            "eventbridge-cluster-failover.json",
+            "eventbridge-blue-green-switchover.json",
+        ] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let payload: Value = serde_json::from_str(&text).unwrap();
+            for record in records_of(&payload) {
+                let event = read_record(&record).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(event.rule().is_some(), "{name}: {event:?}");
+                read += 1;
+            }
+        }
+        assert_eq!(read, 4);
+    }
+
     /// Strings near the event-time form: digits, separators and odd characters.
     fn time_like() -> impl Strategy<Value = String> {
         proptest::collection::vec(
