@@ -52,8 +52,9 @@ enum CliError {
     Setting(#[from] SettingError),
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// Boxed: the engine's errors carry whole API failures.
     #[error(transparent)]
-    Operate(#[from] OperateError),
+    Operate(Box<OperateError>),
     #[error("{0}")]
     BadSource(SpecError),
     #[error("cannot read the answer to the confirmation prompt: {0}; pass --yes to apply without asking")]
@@ -62,6 +63,12 @@ enum CliError {
     Cancelled,
     #[error("cannot write the output: {0}")]
     Write(std::io::Error),
+}
+
+impl From<OperateError> for CliError {
+    fn from(error: OperateError) -> Self {
+        CliError::Operate(Box::new(error))
+    }
 }
 
 fn main() -> ExitCode {
@@ -174,7 +181,7 @@ async fn run(cli: Cli) -> Result<Outcome, CliError> {
         }
         Command::Tag { target_group, sources, port } => {
             // The tokens are checked before anything is asked of AWS.
-            let spec = spec_from_tokens(&sources, port)?;
+            let spec = spec_from_tokens(&sources, port).map_err(OperateError::from)?;
             let engine = engine(global, &settings).await?;
             let tagged = engine.tag(&target_group, spec).await?;
             emit(output, || json::tagged(&tagged), || text::tagged(&tagged))?;

@@ -93,7 +93,8 @@ pub fn status(groups: &[GroupStatus]) -> String {
             g.targets.iter().filter(|t| t.health.is_some()).count(),
         );
         let verdict = format!("{registered} registered, {wanted} wanted, {} not healthy", unhealthy.count());
-        let in_sync = g.targets.iter().all(|t| t.health.is_some() == !t.wanted_by.is_empty());
+        // In sync: every target is registered exactly when some source wants it.
+        let in_sync = g.targets.iter().all(|t| t.health.is_some() != t.wanted_by.is_empty());
         let style = if g.error.is_some() || !g.unresolved.is_empty() {
             BAD
         } else if in_sync {

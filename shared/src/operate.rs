@@ -31,6 +31,17 @@ pub enum OperateError {
     TargetGroupNotFound { reference: String },
     #[error("target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced")]
     NotIpTargetGroup { target_group: String, target_type: String },
+    #[error(transparent)]
+    Refused(#[from] SpecRefused),
+    #[error(transparent)]
+    Elb(#[from] ElbError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Sources or a port that cannot be written as sync tags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecRefused {
     #[error("{error}; nothing was written")]
     InvalidSpec { error: SpecError },
     #[error(
@@ -38,10 +49,6 @@ pub enum OperateError {
          {MAX_TAG_VALUE}; split them over several target groups; nothing was written"
     )]
     SourcesTooLong { length: usize },
-    #[error(transparent)]
-    Elb(#[from] ElbError),
-    #[error(transparent)]
-    Run(#[from] RunError),
 }
 
 /// One target of a target group's status: registered, wanted, or both.
@@ -120,15 +127,15 @@ pub struct Untagged {
 }
 
 /// Validates sources and port as the tags would hold them, before any call.
-pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec, OperateError> {
-    let sources = parse_sources(&tokens.join(" ")).map_err(|error| OperateError::InvalidSpec { error })?;
+pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec, SpecRefused> {
+    let sources = parse_sources(&tokens.join(" ")).map_err(|error| SpecRefused::InvalidSpec { error })?;
     if port == Some(0) {
-        return Err(OperateError::InvalidSpec { error: SpecError::BadPort { value: "0".into() } });
+        return Err(SpecRefused::InvalidSpec { error: SpecError::BadPort { value: "0".into() } });
     }
     let spec = SyncSpec { sources, port };
     let length = spec.sources_tag_value().len();
     if length > MAX_TAG_VALUE {
-        return Err(OperateError::SourcesTooLong { length });
+        return Err(SpecRefused::SourcesTooLong { length });
     }
     Ok(spec)
 }
@@ -431,8 +438,8 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("'rds-prxy:px'") && text.contains("nothing was written"), "{text}");
         let long: Vec<String> = (0..20).map(|i| format!("dns:host-{i}.example.internal")).collect();
-        assert!(matches!(spec_from_tokens(&long, None), Err(OperateError::SourcesTooLong { .. })));
-        assert!(matches!(spec_from_tokens(&tokens(&["dns:a.b"]), Some(0)), Err(OperateError::InvalidSpec { .. })));
+        assert!(matches!(spec_from_tokens(&long, None), Err(SpecRefused::SourcesTooLong { .. })));
+        assert!(matches!(spec_from_tokens(&tokens(&["dns:a.b"]), Some(0)), Err(SpecRefused::InvalidSpec { .. })));
     }
 
     #[tokio::test]
