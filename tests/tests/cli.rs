@@ -26,6 +26,7 @@ async fn with_cluster() -> (Sandbox, AuroraCluster) {
 }
 
 fn expect_code(run: &CliRun, code: i32) {
+    eprintln!("[cli] exit {} after {:?}", run.code, run.took);
     assert_eq!(run.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
 }
 

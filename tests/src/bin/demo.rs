@@ -87,6 +87,8 @@ async fn main() {
     shell(&cli, &["tag", "demo-readers", &format!("rds-cluster:{CLUSTER}:readers")]).await;
     shell(&cli, &["apply", "demo-readers", "--yes", "--wait-healthy", "30"]).await;
     shell(&cli, &["untag", "demo-readers"]).await;
+    say("the same for scripts: --output json (shapes in the README)");
+    shell(&cli, &["status", "demo-writer", "--output", "json"]).await;
     say(&format!("done in {:.1?}", started.elapsed()));
 }
 
