@@ -146,9 +146,14 @@ fn number_var(
 /// Builds the engine from the environment: AWS clients and the DNS resolver.
 pub async fn engine_from_env() -> Result<AwsSyncEngine, SetupError> {
     let settings = Settings::from_env()?;
+    engine_with(&settings, &load_config().await)
+}
+
+/// Builds the engine from settings and an AWS configuration (the command
+/// line reads both from its flags and the environment).
+pub fn engine_with(settings: &Settings, config: &aws_config::SdkConfig) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
-    let config = load_config().await;
-    Ok(SyncEngine::new(ElbTargetGroups::new(&config), RdsApi::new(&config), dns, settings.options))
+    Ok(SyncEngine::new(ElbTargetGroups::new(config), RdsApi::new(config), dns, settings.options.clone()))
 }
 
 #[cfg(test)]

@@ -174,8 +174,11 @@ impl TargetGroups for FakeElb {
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
+    async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        Ok(self.groups.lock().unwrap().iter().find(|g| g.name == name).cloned())
+    }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
-        Ok(TargetGroupState { targets: self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default() })
+        Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.mutations.fetch_add(1, Ordering::SeqCst);

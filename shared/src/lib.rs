@@ -10,7 +10,8 @@
 //!   API, DNS), as traits with their error types; [`clock`].
 //! - The engine: [`resolve`] (sources to addresses, shared within a run) and
 //!   [`sync`] ([`sync::SyncEngine`], the only way anything reaches the ports).
-//! - Triggers on top of the engine: [`schedule`], [`failover`], [`deploy`].
+//! - Triggers on top of the engine: [`schedule`], [`failover`], [`deploy`],
+//!   and the operator's: [`operate`] and [`explain`] (the command line).
 //! - The edge: [`report`] (results as JSON and EMF), [`telemetry`] (where
 //!   lines are written), [`config`] (settings and the engine wired to the
 //!   real [`adapters`]), [`custom_resource`] (a general CloudFormation
@@ -22,9 +23,11 @@ pub mod config;
 pub mod custom_resource;
 pub mod deploy;
 pub mod events;
+pub mod explain;
 pub mod failover;
 #[cfg(test)]
 mod fakes;
+pub mod operate;
 pub mod plan;
 pub mod ports;
 pub mod report;

@@ -15,6 +15,12 @@ pub trait TargetGroups: Send + Sync {
     fn list_managed(&self) -> impl Future<Output = Result<Vec<TargetGroupInfo>, ElbError>> + Send;
     /// One target group by ARN, with its tags; `None` when it does not exist.
     fn describe(&self, arn: &str) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send;
+    /// One target group by name, with its tags; `None` when there is none.
+    /// The default looks among the managed ones only; the ELB adapter asks
+    /// DescribeTargetGroups by name, so it finds unmanaged ones too.
+    fn describe_by_name(&self, name: &str) -> impl Future<Output = Result<Option<TargetGroupInfo>, ElbError>> + Send {
+        async move { Ok(self.list_managed().await?.into_iter().find(|g| g.name == name)) }
+    }
     /// Registered targets and their health.
     fn state(&self, arn: &str) -> impl Future<Output = Result<TargetGroupState, ElbError>> + Send;
     fn register(&self, arn: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
@@ -54,6 +60,42 @@ pub trait DnsLookup: Send + Sync {
         name: &str,
         families: AddressFamilies,
     ) -> impl Future<Output = Result<BTreeSet<IpAddr>, DnsError>> + Send;
+
+    /// The answer records behind [`addresses`](Self::addresses) (aliases
+    /// followed, addresses, each with its TTL), for people who ask why. It
+    /// fails exactly when `addresses` would. The default knows no TTLs.
+    fn records(
+        &self,
+        name: &str,
+        families: AddressFamilies,
+    ) -> impl Future<Output = Result<Vec<DnsRecord>, DnsError>> + Send {
+        async move {
+            let addresses = self.addresses(name, families).await?;
+            Ok(addresses
+                .into_iter()
+                .map(|ip| DnsRecord { name: name.to_string(), data: DnsData::Address(ip), ttl_seconds: None })
+                .collect())
+        }
+    }
+}
+
+/// One DNS answer record, as [`DnsLookup::records`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// The name the record belongs to (without the trailing dot).
+    pub name: String,
+    pub data: DnsData,
+    /// How long resolvers may cache the record; `None` when not known.
+    pub ttl_seconds: Option<u32>,
+}
+
+/// What a DNS answer record holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsData {
+    /// An A or AAAA record.
+    Address(IpAddr),
+    /// A CNAME record: the name points at this one.
+    Alias(String),
 }
 
 /// A member of a DB cluster, as DescribeDBClusters lists it.

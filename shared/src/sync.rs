@@ -342,6 +342,11 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         self.target_groups.describe(arn).await
     }
 
+    /// One target group by name, with its tags; `None` when there is none.
+    pub async fn target_groups_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.target_groups.describe_by_name(name).await
+    }
+
     /// Every target group carrying the sources tag.
     pub async fn managed_target_groups(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
         self.target_groups.list_managed().await
@@ -489,6 +494,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
+    }
+}
+
+impl<T, R, D> SyncEngine<T, R, D> {
+    /// The RDS and DNS ports, for engine methods that watch each lookup
+    /// (`explain` records them); still private to the crate.
+    pub(crate) fn lookups(&self) -> (&R, &D) {
+        (&self.rds, &self.dns)
     }
 }
 

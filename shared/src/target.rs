@@ -91,12 +91,30 @@ impl AddressFamilies {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetGroupState {
     pub targets: BTreeMap<Target, TargetHealth>,
+    /// Why ELB reports a target's state, where it says (targets it gives no
+    /// reason for are absent). Shown to people; sync decides on `targets` only.
+    pub details: BTreeMap<Target, HealthDetail>,
 }
 
 impl TargetGroupState {
     pub fn new(targets: impl IntoIterator<Item = (Target, TargetHealth)>) -> Self {
-        TargetGroupState { targets: targets.into_iter().collect() }
+        TargetGroupState { targets: targets.into_iter().collect(), details: BTreeMap::new() }
     }
+
+    /// Adds ELB's reasons for the targets' states.
+    pub fn with_details(mut self, details: impl IntoIterator<Item = (Target, HealthDetail)>) -> Self {
+        self.details.extend(details);
+        self
+    }
+}
+
+/// ELB's reason for a target's health state, as DescribeTargetHealth gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthDetail {
+    /// The reason code (`Elb.InitialHealthChecking`, `Target.FailedHealthChecks`, ...).
+    pub reason: Option<String>,
+    /// ELB's sentence about it.
+    pub description: Option<String>,
 }
 
 /// A target group found in the account, with what sync needs to know about it.

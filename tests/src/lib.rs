@@ -16,6 +16,8 @@
 //! * [`ResponseServer`] plays CloudFormation's pre-signed `ResponseURL`: it
 //!   records every request and can answer 503 before 200; [`CfnRequest`]
 //!   builds the custom-resource request events.
+//! * [`OperatorCli`] runs the operator command line `nlb-target-sync`
+//!   against the same moto and DNS server.
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
@@ -54,6 +56,7 @@
 
 mod aws;
 mod cfn;
+mod cli;
 mod deadline_proxy;
 mod dns;
 mod eventbridge;
@@ -67,6 +70,7 @@ mod workspace;
 
 pub use aws::{AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, scheduled_event};
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
+pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use lambda::LambdaEmulatorBuilder;

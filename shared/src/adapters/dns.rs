@@ -11,7 +11,7 @@ use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
-use crate::ports::{DnsError, DnsLookup};
+use crate::ports::{DnsData, DnsError, DnsLookup, DnsRecord};
 use crate::target::AddressFamilies;
 
 /// Where DNS queries go.
@@ -63,22 +63,27 @@ impl HickoryDns {
         Ok(HickoryDns { resolver })
     }
 
-    async fn lookup(&self, fqdn: &str, record_type: RecordType) -> Result<Vec<IpAddr>, NetError> {
+    async fn lookup(&self, fqdn: &str, record_type: RecordType) -> Result<Vec<DnsRecord>, NetError> {
         let lookup = self.resolver.lookup(fqdn, record_type).await?;
         Ok(lookup
             .answers()
             .iter()
-            .filter_map(|record| match &record.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                _ => None,
+            .filter_map(|record| {
+                let data = match &record.data {
+                    RData::A(a) => DnsData::Address(IpAddr::V4(a.0)),
+                    RData::AAAA(aaaa) => DnsData::Address(IpAddr::V6(aaaa.0)),
+                    RData::CNAME(cname) => DnsData::Alias(without_root_dot(&cname.0.to_string())),
+                    _ => return None,
+                };
+                let name = without_root_dot(&record.name.to_string());
+                Some(DnsRecord { name, data, ttl_seconds: Some(record.ttl) })
             })
             .collect())
     }
-}
 
-impl DnsLookup for HickoryDns {
-    async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
+    /// The answer records of `name` in `families`; an error when no address
+    /// came back, naming the worst failure.
+    async fn query(&self, name: &str, families: AddressFamilies) -> Result<Vec<DnsRecord>, DnsError> {
         // A trailing dot makes the name fully qualified: no search-list queries.
         let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
         let (v4, v6) = match families {
@@ -89,11 +94,18 @@ impl DnsLookup for HickoryDns {
                 (Some(a), Some(b))
             }
         };
-        let mut found = BTreeSet::new();
+        let mut found: Vec<DnsRecord> = Vec::new();
         let mut failure: Option<NetError> = None;
         for result in [v4, v6].into_iter().flatten() {
             match result {
-                Ok(addrs) => found.extend(addrs),
+                Ok(records) => {
+                    // Both families' answers repeat the aliases.
+                    for record in records {
+                        if !found.contains(&record) {
+                            found.push(record);
+                        }
+                    }
+                }
                 Err(e) => {
                     // A real failure outranks "no such record" when reporting.
                     if failure.as_ref().is_none_or(|f| f.is_no_records_found() && !e.is_no_records_found()) {
@@ -102,7 +114,7 @@ impl DnsLookup for HickoryDns {
                 }
             }
         }
-        if !found.is_empty() {
+        if found.iter().any(|r| matches!(r.data, DnsData::Address(_))) {
             return Ok(found);
         }
         let label = match families {
@@ -115,5 +127,26 @@ impl DnsLookup for HickoryDns {
             Some(e) if !e.is_no_records_found() => DnsError::Failed { name: name.to_string(), message: e.to_string() },
             _ => DnsError::NoRecords { name: name.to_string(), families: label },
         })
+    }
+}
+
+fn without_root_dot(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_string()
+}
+
+impl DnsLookup for HickoryDns {
+    async fn addresses(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
+        let records = self.query(name, families).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match r.data {
+                DnsData::Address(ip) => Some(ip),
+                DnsData::Alias(_) => None,
+            })
+            .collect())
+    }
+
+    async fn records(&self, name: &str, families: AddressFamilies) -> Result<Vec<DnsRecord>, DnsError> {
+        self.query(name, families).await
     }
 }

@@ -11,7 +11,7 @@ use elb::types::TargetDescription;
 use super::sdk::api_failure;
 use crate::ports::{ElbError, TargetGroups};
 use crate::spec::SOURCES_TAG;
-use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
+use crate::target::{AddressFamilies, HealthDetail, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 /// DescribeTags takes at most 20 ARNs per call.
 const TAGS_PER_CALL: usize = 20;
@@ -153,6 +153,22 @@ impl TargetGroups for ElbTargetGroups {
         Ok(Some(Self::info(group, tags)))
     }
 
+    async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        let resp = match self.client.describe_target_groups().names(name).send().await {
+            Ok(resp) => resp,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(elb_error("DescribeTargetGroups", name, e)),
+        };
+        let Some(group) = resp.target_groups().first() else {
+            return Ok(None);
+        };
+        let arn = group.target_group_arn().unwrap_or_default().to_string();
+        let tags = self.tags_of(std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
+        Ok(Some(Self::info(group, tags)))
+    }
+
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
         let resp = self
             .client
@@ -162,6 +178,7 @@ impl TargetGroups for ElbTargetGroups {
             .await
             .map_err(|e| elb_error("DescribeTargetHealth", arn, e))?;
         let mut all_zones = BTreeSet::new();
+        let mut details = Vec::new();
         let targets: Vec<(Target, TargetHealth)> = resp
             .target_health_descriptions()
             .iter()
@@ -172,12 +189,18 @@ impl TargetGroups for ElbTargetGroups {
                 if target.availability_zone() == Some("all") {
                     all_zones.insert(Target { ip, port });
                 }
-                let state = d.target_health().and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("unknown");
+                let health = d.target_health();
+                let state = health.and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("unknown");
+                let reason = health.and_then(|h| h.reason()).map(|r| r.as_str().to_string());
+                let description = health.and_then(|h| h.description()).map(str::to_string);
+                if reason.is_some() || description.is_some() {
+                    details.push((Target { ip, port }, HealthDetail { reason, description }));
+                }
                 Some((Target { ip, port }, TargetHealth::from_api(state)))
             })
             .collect();
         self.outside_vpc().insert(arn.to_string(), all_zones);
-        Ok(TargetGroupState::new(targets))
+        Ok(TargetGroupState::new(targets).with_details(details))
     }
 
     /// Registers without an Availability Zone (required for addresses inside
@@ -387,5 +410,34 @@ mod tests {
             calls,
             vec![vec![("10.0.1.5".to_string(), None), ("172.31.9.9".to_string(), Some("all".to_string()))]]
         );
+    }
+
+    #[tokio::test]
+    async fn health_reasons_are_kept_beside_the_states() {
+        let member = |id: &str, health: &str| {
+            format!(
+                "<member><Target><Id>{id}</Id><Port>5432</Port></Target><TargetHealth>{health}</TargetHealth></member>"
+            )
+        };
+        let body = format!(
+            "<TargetHealthDescriptions>{}{}</TargetHealthDescriptions>",
+            member("10.0.1.5", "<State>healthy</State>"),
+            member(
+                "10.0.2.6",
+                "<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>\
+                 <Description>Health checks failed</Description>"
+            ),
+        );
+        let canned = Canned::default().on("DescribeTargetHealth", 200, ok_body("DescribeTargetHealth", &body));
+        let state = ElbTargetGroups::with_client(canned.elb()).state("arn:tg").await.unwrap();
+        assert_eq!(state.targets[&target("10.0.2.6")], TargetHealth::Unhealthy);
+        assert_eq!(
+            state.details.get(&target("10.0.2.6")),
+            Some(&HealthDetail {
+                reason: Some("Target.FailedHealthChecks".into()),
+                description: Some("Health checks failed".into())
+            })
+        );
+        assert!(!state.details.contains_key(&target("10.0.1.5")), "no reason given, none kept");
     }
 }

@@ -10,7 +10,7 @@ mod sdk;
 pub use dns::{DnsSetupError, HickoryDns, NameServer};
 pub use elb::ElbTargetGroups;
 pub use rds::RdsApi;
-pub use sdk::load_config;
+pub use sdk::{load_config, load_config_with};
 
 #[cfg(test)]
 mod canned;

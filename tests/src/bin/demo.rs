@@ -1,11 +1,15 @@
 //! `./dev.sh demo`: the whole job on this machine. A moto server stands in for
 //! AWS and a DNS server on 127.0.0.1 for the VPC resolver; the real function
-//! binaries run under the Lambda runtime emulator. Nothing leaves the machine.
+//! binaries run under the Lambda runtime emulator, and the operator command
+//! line `nlb-target-sync` shows the target groups before and after. Nothing
+//! leaves the machine.
 
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use integration_tests::{AuroraCluster, RdsNotification, Sandbox, echo_child_output, rds_event, scheduled_event};
+use integration_tests::{
+    AuroraCluster, OperatorCli, RdsNotification, Sandbox, echo_child_output, rds_event, scheduled_event,
+};
 use serde_json::Value;
 
 const CLUSTER: &str = "demo-aurora";
@@ -32,24 +36,23 @@ async fn main() {
     print_dns(&cluster, &proxy_endpoint);
 
     let writer_tg = sandbox.target_group("demo-writer", Some(&format!("rds-cluster:{CLUSTER}:writer"))).await;
-    let proxy_tg = sandbox.target_group("demo-proxy", Some(&format!("rds-proxy:{PROXY}"))).await;
-    let groups = [("demo-writer", &writer_tg.arn), ("demo-proxy", &proxy_tg.arn)];
-    say("target groups, tagged nlb-target-sync:sources, before any sync:");
-    for (name, arn) in groups {
-        println!("    {name:<12} {:?}", aws.registered_targets(arn).await);
-    }
+    sandbox.target_group("demo-proxy", Some(&format!("rds-proxy:{PROXY}"))).await;
+    let cli = OperatorCli::new(&sandbox);
+    say("the target groups, tagged nlb-target-sync:sources, before any sync (the operator command line):");
+    shell(&cli, &["status"]).await;
+    shell(&cli, &["plan"]).await;
 
     let schedule = sandbox.function("sync-on-schedule").start().await;
     say("running sync-on-schedule (the EventBridge schedule's function)");
     let run = schedule.invoke(scheduled_event()).await;
     print_summary(&run.body);
-    for (name, arn) in groups {
-        println!("    {name:<12} {:?}", aws.registered_targets(arn).await);
-    }
+    shell(&cli, &["status"]).await;
 
     let new_writer = cluster.instances.iter().find(|i| **i != writer).expect("two instances").clone();
     say(&format!("failing {CLUSTER} over: {writer} -> {new_writer} (the cluster endpoint's DNS is left stale)"));
     aws.failover_cluster(CLUSTER, &new_writer).await;
+    shell(&cli, &["explain", &format!("rds-cluster:{CLUSTER}:writer")]).await;
+    shell(&cli, &["plan", "demo-writer"]).await;
 
     let failover = sandbox.function("sync-on-failover").var("NLB_SYNC_RECHECK_MS", "200").start().await;
     say("delivering RDS-EVENT-0071 (failover completed) to sync-on-failover through an SNS event");
@@ -63,9 +66,7 @@ async fn main() {
     let took = sent.elapsed();
     print_summary(&run.body);
     println!("    invocation took {took:.0?}");
-    for (name, arn) in groups {
-        println!("    {name:<12} {:?}", aws.registered_targets(arn).await);
-    }
+    shell(&cli, &["status", "demo-writer"]).await;
     let expected = format!("{}:5432", instance_ips[cluster.instances.iter().position(|i| *i == new_writer).unwrap()]);
     let now = aws.registered_targets(&writer_tg.arn).await;
     if now == vec![expected.clone()] {
@@ -78,7 +79,30 @@ async fn main() {
     say("running sync-on-schedule again: nothing left to change");
     let run = schedule.invoke(scheduled_event()).await;
     print_summary(&run.body);
+    shell(&cli, &["plan"]).await;
+
+    say("an operator puts a third target group under sync, applies it now, and takes it out again");
+    sandbox.target_group("demo-readers", None).await;
+    shell(&cli, &["tag", "demo-readers", &format!("rds-cluster:{CLUSTER}:reader")]).await;
+    shell(&cli, &["tag", "demo-readers", &format!("rds-cluster:{CLUSTER}:readers")]).await;
+    shell(&cli, &["apply", "demo-readers", "--yes", "--wait-healthy", "30"]).await;
+    shell(&cli, &["untag", "demo-readers"]).await;
+    say("the same for scripts: --output json (shapes in the README)");
+    shell(&cli, &["status", "demo-writer", "--output", "json"]).await;
     say(&format!("done in {:.1?}", started.elapsed()));
+}
+
+/// Runs the operator command line and shows it as a shell session would.
+async fn shell(cli: &OperatorCli<'_>, args: &[&str]) {
+    println!("\n$ nlb-target-sync {}", args.join(" "));
+    let run = cli.run(args).await;
+    print!("{}", run.stdout);
+    for line in run.stderr.lines() {
+        println!("{line}");
+    }
+    if run.code != 0 {
+        println!("[exit code {}]", run.code);
+    }
 }
 
 fn say(text: &str) {

@@ -1,0 +1,522 @@
+//! The operator's trigger: what the `nlb-target-sync` command line asks of the
+//! engine. Finding a target group by name or ARN, the status of a target group
+//! (each target's health, ELB's reason and which source wants it), applying a
+//! sync and waiting for health checks, and writing or removing the sync tags.
+//! Every call goes through the engine's own methods; planning without change
+//! is the engine's dry run. `explain` has its own module.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use crate::deploy::PendingTarget;
+use crate::plan::Unresolved;
+use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::resolution::SourceAnswer;
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG, parse_sources};
+use crate::sync::{RunError, RunOutcome, Selection, SyncEngine, SyncError};
+use crate::target::{HealthDetail, Target, TargetGroupInfo, TargetHealth, is_private};
+
+/// Longest tag value ELB accepts.
+const MAX_TAG_VALUE: usize = 256;
+/// How often a wait re-reads target health.
+const HEALTH_POLL: Duration = Duration::from_secs(1);
+
+/// Why an operator command could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperateError {
+    #[error(
+        "target group '{reference}' does not exist in this account and region; give its name or ARN \
+         (check --region and --profile)"
+    )]
+    TargetGroupNotFound { reference: String },
+    #[error("target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced")]
+    NotIpTargetGroup { target_group: String, target_type: String },
+    #[error(transparent)]
+    Refused(#[from] SpecRefused),
+    #[error(transparent)]
+    Elb(#[from] ElbError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Sources or a port that cannot be written as sync tags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecRefused {
+    #[error("{error}; nothing was written")]
+    InvalidSpec { error: SpecError },
+    #[error(
+        "the sources take {length} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
+         {MAX_TAG_VALUE}; split them over several target groups; nothing was written"
+    )]
+    SourcesTooLong { length: usize },
+}
+
+/// One target of a target group's status: registered, wanted, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetStatus {
+    pub target: Target,
+    /// `None`: wanted but not registered.
+    pub health: Option<TargetHealth>,
+    /// ELB's reason for the state, where it gives one.
+    pub detail: Option<HealthDetail>,
+    /// The sources whose answers hold this target; empty: not wanted.
+    pub wanted_by: Vec<Source>,
+}
+
+/// What a target group contains, what it should contain, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStatus {
+    pub arn: String,
+    pub name: String,
+    pub sources: Vec<Source>,
+    /// The port targets are registered on (the port tag, else the group's port).
+    pub port: Option<u16>,
+    /// The `nlb-target-sync:applied-view` tag: when (Unix ms) the sources of
+    /// the last change a sync applied were resolved.
+    pub applied_view_ms: Option<u64>,
+    /// Registered and wanted targets, in order.
+    pub targets: Vec<TargetStatus>,
+    /// Sources that failed to resolve or gave no address.
+    pub unresolved: Vec<Unresolved>,
+    /// Why the status is incomplete (bad tags, not managed, ELB failure).
+    pub error: Option<SyncError>,
+}
+
+/// What `apply` did: the sync, and with a wait, the wait and the run that
+/// finished make-before-break.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub run: RunOutcome,
+    /// Per target group (ARN): wanted targets still not healthy when the wait ended.
+    pub unhealthy: BTreeMap<String, Vec<PendingTarget>>,
+    /// The run after the wait, for groups that kept a healthy target only
+    /// until its replacement was healthy.
+    pub finish: Option<RunOutcome>,
+    pub waited: Duration,
+}
+
+impl Applied {
+    /// True when every run synced and every wanted target became healthy.
+    pub fn succeeded(&self) -> bool {
+        self.run.errors().is_empty()
+            && self.unhealthy.values().all(Vec::is_empty)
+            && self.finish.as_ref().is_none_or(|f| f.errors().is_empty())
+    }
+}
+
+/// What `tag` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub arn: String,
+    pub name: String,
+    /// The sources tag's value before, if there was one.
+    pub previous: Option<String>,
+    pub spec: SyncSpec,
+    /// False in a dry run: nothing was written.
+    pub written: bool,
+}
+
+/// What `untag` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untagged {
+    pub arn: String,
+    pub name: String,
+    /// The sync tags the group had (and no longer has, unless a dry run).
+    pub removed: Vec<&'static str>,
+    pub written: bool,
+}
+
+/// Validates sources and port as the tags would hold them, before any call.
+pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec, SpecRefused> {
+    let sources = parse_sources(&tokens.join(" ")).map_err(|error| SpecRefused::InvalidSpec { error })?;
+    if port == Some(0) {
+        return Err(SpecRefused::InvalidSpec { error: SpecError::BadPort { value: "0".into() } });
+    }
+    let spec = SyncSpec { sources, port };
+    let length = spec.sources_tag_value().len();
+    if length > MAX_TAG_VALUE {
+        return Err(SpecRefused::SourcesTooLong { length });
+    }
+    Ok(spec)
+}
+
+impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
+    /// A target group by ARN (`arn:...`) or by name.
+    pub async fn find_target_group(&self, reference: &str) -> Result<TargetGroupInfo, OperateError> {
+        let found = if reference.starts_with("arn:") {
+            self.target_group(reference).await?
+        } else {
+            self.target_groups_by_name(reference).await?
+        };
+        found.ok_or_else(|| OperateError::TargetGroupNotFound { reference: reference.to_string() })
+    }
+
+    /// The run selection for target groups named by ARN or name; none: every
+    /// managed one. A name that matches nothing is an error here; whether a
+    /// group is managed is the run's to say.
+    pub async fn select(&self, references: &[String]) -> Result<Selection, OperateError> {
+        if references.is_empty() {
+            return Ok(Selection::AllManaged);
+        }
+        let mut arns = Vec::new();
+        for reference in references {
+            arns.push(self.find_target_group(reference).await?.arn);
+        }
+        Ok(Selection::Only(arns))
+    }
+
+    /// The status of the named target groups, or of every managed one.
+    /// Resolves the sources (sharing lookups) and reads health; changes nothing.
+    pub async fn status(&self, references: &[String]) -> Result<Vec<GroupStatus>, OperateError> {
+        let groups = if references.is_empty() {
+            self.managed_target_groups().await.map_err(RunError::ListTargetGroups)?
+        } else {
+            let mut found = Vec::new();
+            for reference in references {
+                found.push(self.find_target_group(reference).await?);
+            }
+            found
+        };
+        let resolver = self.resolver();
+        let mut statuses = Vec::new();
+        for info in groups {
+            let mut status = GroupStatus {
+                arn: info.arn.clone(),
+                name: info.name.clone(),
+                sources: Vec::new(),
+                port: info.port,
+                applied_view_ms: info.tags.get(VIEW_TAG).and_then(|v| v.parse().ok()),
+                targets: Vec::new(),
+                unresolved: Vec::new(),
+                error: None,
+            };
+            let target_group = info.name.clone();
+            let spec = match SyncSpec::from_tags(&info.tags) {
+                Ok(Some(spec)) => Some(spec),
+                Ok(None) => {
+                    status.error = Some(SyncError::NotManaged { target_group: target_group.clone() });
+                    None
+                }
+                Err(error) => {
+                    status.error =
+                        Some(SyncError::InvalidSpec { target_group: target_group.clone(), tag: error.tag(), error });
+                    None
+                }
+            };
+            let mut answers = Vec::new();
+            if let Some(spec) = &spec {
+                status.sources = spec.sources.clone();
+                status.port = spec.port.or(info.port);
+                for source in &spec.sources {
+                    answers.push(resolver.resolve(source, info.families).await);
+                }
+            }
+            if info.target_type != "ip" && status.error.is_none() {
+                status.error = Some(SyncError::NotIpTargetGroup {
+                    target_group: target_group.clone(),
+                    target_type: info.target_type.clone(),
+                });
+            }
+            match self.target_health(&info.arn).await {
+                Ok(state) => {
+                    status.targets = target_statuses(&answers, status.port, &state.targets, &state.details);
+                }
+                Err(error) => status.error = Some(SyncError::Elb { target_group, error }),
+            }
+            status.unresolved = unresolved(&answers);
+            statuses.push(status);
+        }
+        Ok(statuses)
+    }
+
+    /// Syncs the selection now; with a `wait`, waits until every wanted target
+    /// passes health checks, then runs once more where a healthy target was
+    /// kept only until its replacement was healthy (make before break).
+    pub async fn apply(&self, selection: &Selection, wait: Duration, progress: &(impl Fn(&str) + Sync)) -> Applied {
+        let started = Instant::now();
+        progress("resolving the sources and syncing");
+        let run = self.run(selection).await;
+        let mut applied = Applied { run, unhealthy: BTreeMap::new(), finish: None, waited: Duration::ZERO };
+        if wait.is_zero() || self.options().dry_run {
+            return applied;
+        }
+        let deadline = started + wait;
+        let mut replace = Vec::new();
+        for group in applied.run.groups.iter().filter(|g| g.error.is_none()) {
+            match self.wait_for_health(&group.arn, &group.desired(), deadline, progress).await {
+                Ok(pending) if pending.is_empty() => {
+                    if group.awaits_healthy_replacement() {
+                        replace.push(group.arn.clone());
+                    }
+                }
+                Ok(pending) => {
+                    applied.unhealthy.insert(group.arn.clone(), pending);
+                }
+                Err(error) => {
+                    let missing = group.desired().into_iter().map(|target| PendingTarget { target, health: None });
+                    applied.unhealthy.insert(group.arn.clone(), missing.collect());
+                    progress(&format!("cannot read the health of {}: {error}", group.label()));
+                }
+            }
+        }
+        applied.waited = started.elapsed();
+        if !replace.is_empty() {
+            progress("removing the targets the healthy ones replace");
+            applied.finish = Some(self.run(&Selection::Only(replace)).await);
+        }
+        applied
+    }
+
+    /// Re-reads health until every `wanted` target is healthy or `deadline`
+    /// passes; returns the targets still not healthy.
+    async fn wait_for_health(
+        &self,
+        arn: &str,
+        wanted: &BTreeSet<Target>,
+        deadline: Instant,
+        progress: &(impl Fn(&str) + Sync),
+    ) -> Result<Vec<PendingTarget>, ElbError> {
+        loop {
+            let state = self.target_health(arn).await?;
+            let pending: Vec<PendingTarget> = wanted
+                .iter()
+                .filter_map(|t| match state.targets.get(t) {
+                    Some(TargetHealth::Healthy) => None,
+                    health => Some(PendingTarget { target: *t, health: health.cloned() }),
+                })
+                .collect();
+            let now = Instant::now();
+            if pending.is_empty() || now >= deadline {
+                return Ok(pending);
+            }
+            progress(&format!("waiting for {} target(s) to pass health checks", pending.len()));
+            tokio::time::sleep((deadline - now).min(HEALTH_POLL)).await;
+        }
+    }
+
+    /// Writes the sync tags of a target group (by name or ARN): `spec` comes
+    /// from [`spec_from_tokens`], so bad tokens never reach ELB.
+    pub async fn tag(&self, reference: &str, spec: SyncSpec) -> Result<Tagged, OperateError> {
+        let info = self.find_target_group(reference).await?;
+        if info.target_type != "ip" {
+            return Err(OperateError::NotIpTargetGroup { target_group: info.name, target_type: info.target_type });
+        }
+        self.write_spec(&info, &spec).await?;
+        Ok(Tagged {
+            previous: info.tags.get(SOURCES_TAG).cloned(),
+            arn: info.arn,
+            name: info.name,
+            spec,
+            written: !self.options().dry_run,
+        })
+    }
+
+    /// Removes the sync tags (sources, port, applied view), so no run touches
+    /// the target group again; its targets stay as they are.
+    pub async fn untag(&self, reference: &str) -> Result<Untagged, OperateError> {
+        let info = self.find_target_group(reference).await?;
+        let removed: Vec<&'static str> =
+            [SOURCES_TAG, PORT_TAG, VIEW_TAG].into_iter().filter(|k| info.tags.contains_key(*k)).collect();
+        let written = !self.options().dry_run && !removed.is_empty();
+        if written {
+            self.remove_spec(&info.arn, true).await?;
+        }
+        Ok(Untagged { arn: info.arn, name: info.name, removed, written })
+    }
+}
+
+/// Sources that failed or gave no address, as the planner counts them.
+fn unresolved(answers: &[SourceAnswer]) -> Vec<Unresolved> {
+    answers
+        .iter()
+        .filter_map(|answer| match &answer.outcome {
+            Ok(resolution) if !resolution.addresses.is_empty() => None,
+            Ok(_) => Some(Unresolved { source: answer.source.clone(), error: None }),
+            Err(error) => Some(Unresolved { source: answer.source.clone(), error: Some(error.clone()) }),
+        })
+        .collect()
+}
+
+/// Every registered target and every wanted one (a private address a source
+/// answered, on `port`), with the sources that want it.
+fn target_statuses(
+    answers: &[SourceAnswer],
+    port: Option<u16>,
+    registered: &BTreeMap<Target, TargetHealth>,
+    details: &BTreeMap<Target, HealthDetail>,
+) -> Vec<TargetStatus> {
+    let mut wanted: BTreeMap<Target, Vec<Source>> = BTreeMap::new();
+    if let Some(port) = port {
+        for answer in answers {
+            let Ok(resolution) = &answer.outcome else { continue };
+            for ip in resolution.addresses.iter().filter(|ip| is_private(ip)) {
+                wanted.entry(Target { ip: *ip, port }).or_default().push(answer.source.clone());
+            }
+        }
+    }
+    let all: BTreeSet<Target> = registered.keys().chain(wanted.keys()).copied().collect();
+    all.into_iter()
+        .map(|target| TargetStatus {
+            target,
+            health: registered.get(&target).cloned(),
+            detail: details.get(&target).cloned(),
+            wanted_by: wanted.remove(&target).unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakeDns, FakeElb, FakeRds};
+    use crate::sync::SyncOptions;
+    use std::sync::atomic::Ordering;
+
+    fn engine(dry_run: bool) -> SyncEngine<FakeElb, FakeRds, FakeDns> {
+        let rds = FakeRds::default();
+        rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
+        rds.instance("prod-1", Some("prod-1.test"));
+        rds.instance("prod-2", Some("prod-2.test"));
+        let dns = FakeDns::default();
+        dns.set("prod-1.test", &["10.0.1.1"]);
+        dns.set("prod-2.test", &["10.0.2.2"]);
+        dns.set("public.test", &["10.0.3.3", "203.0.113.7"]);
+        SyncEngine::new(FakeElb::default(), rds, dns, SyncOptions { dry_run, concurrency: 2, ..SyncOptions::default() })
+    }
+
+    fn tokens(list: &[&str]) -> Vec<String> {
+        list.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn status_names_the_sources_that_want_each_target_and_the_unwanted_ones() {
+        let e = engine(false);
+        let arn = e.elb().group("a", Some("rds-cluster:prod:writer dns:public.test"));
+        e.elb().seed(&arn, "10.0.2.2");
+        let status = e.status(&tokens(&["a"])).await.unwrap();
+        assert_eq!(status.len(), 1);
+        let group = &status[0];
+        assert_eq!(group.error, None);
+        assert_eq!(group.port, Some(5432));
+        let rows: Vec<(String, Option<&str>, Vec<String>)> = group
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    t.target.to_string(),
+                    t.health.as_ref().map(TargetHealth::label),
+                    t.wanted_by.iter().map(ToString::to_string).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("10.0.1.1:5432".into(), None, vec!["rds-cluster:prod:writer".into()]),
+                ("10.0.2.2:5432".into(), Some("healthy"), vec![]),
+                ("10.0.3.3:5432".into(), None, vec!["dns:public.test".into()]),
+            ],
+            "the public address is never wanted"
+        );
+        assert_eq!(e.elb().mutations.load(Ordering::SeqCst), 0, "status changes nothing");
+    }
+
+    #[tokio::test]
+    async fn status_reports_bad_tags_and_missing_groups() {
+        let e = engine(false);
+        e.elb().group("bad", Some("rds-clustr:prod"));
+        let status = e.status(&[]).await.unwrap();
+        let error = status[0].error.as_ref().unwrap().to_string();
+        assert!(error.contains("rds-clustr:prod") && error.contains(SOURCES_TAG), "{error}");
+        let err = e.status(&tokens(&["nope"])).await.unwrap_err();
+        assert_eq!(err, OperateError::TargetGroupNotFound { reference: "nope".into() });
+    }
+
+    #[tokio::test]
+    async fn a_bad_token_is_refused_before_any_call() {
+        let err = spec_from_tokens(&tokens(&["rds-cluster:prod", "rds-prxy:px"]), None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("'rds-prxy:px'") && text.contains("nothing was written"), "{text}");
+        let long: Vec<String> = (0..20).map(|i| format!("dns:host-{i}.example.internal")).collect();
+        assert!(matches!(spec_from_tokens(&long, None), Err(SpecRefused::SourcesTooLong { .. })));
+        assert!(matches!(spec_from_tokens(&tokens(&["dns:a.b"]), Some(0)), Err(SpecRefused::InvalidSpec { .. })));
+    }
+
+    #[tokio::test]
+    async fn tag_writes_the_spec_and_untag_removes_every_sync_tag() {
+        let e = engine(false);
+        let arn = e.elb().group("plain", None);
+        let spec = spec_from_tokens(&tokens(&["rds-cluster:prod:readers"]), Some(6432)).unwrap();
+        let tagged = e.tag("plain", spec).await.unwrap();
+        assert!(tagged.written && tagged.previous.is_none());
+        let tags = e.elb().tags(&arn).await.unwrap();
+        assert_eq!(tags[SOURCES_TAG], "rds-cluster:prod:readers");
+        assert_eq!(tags[PORT_TAG], "6432");
+        let untagged = e.untag(&arn).await.unwrap();
+        assert_eq!(untagged.removed, vec![SOURCES_TAG, PORT_TAG]);
+        assert!(e.elb().tags(&arn).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn apply_waits_for_health_then_finishes_make_before_break() {
+        let e = engine(false);
+        // An instance source: a cluster source would retire the stray at once
+        // (it is no member), and this is about make before break.
+        let arn = e.elb().group("a", Some("rds-instance:prod-1"));
+        e.elb().seed(&arn, "10.0.9.9");
+        *e.elb().register_health.lock().unwrap() = TargetHealth::Initial;
+        let selection = e.select(&tokens(&["a"])).await.unwrap();
+        let applied = e.apply(&selection, Duration::from_millis(50), &|_| {}).await;
+        assert_eq!(
+            e.elb().held(&arn),
+            vec!["10.0.1.1", "10.0.9.9"],
+            "the old target stays while the new one is initial"
+        );
+        assert_eq!(applied.unhealthy[&arn].len(), 1);
+        assert!(!applied.succeeded() && applied.finish.is_none());
+
+        e.elb()
+            .targets
+            .lock()
+            .unwrap()
+            .get_mut(&arn)
+            .unwrap()
+            .insert(Target { ip: "10.0.1.1".parse().unwrap(), port: 5432 }, TargetHealth::Healthy);
+        let applied = e.apply(&selection, Duration::from_secs(5), &|_| {}).await;
+        assert!(applied.succeeded(), "{applied:?}");
+        assert!(applied.finish.is_none(), "the first run already removed the old target: a wanted one is healthy");
+        assert_eq!(e.elb().held(&arn), vec!["10.0.1.1"]);
+    }
+
+    #[tokio::test]
+    async fn a_replacement_that_turns_healthy_during_the_wait_retires_the_old_target() {
+        let e = engine(false);
+        // An instance source: a cluster source would retire the stray at once
+        // (it is no member), and this is about make before break.
+        let arn = e.elb().group("a", Some("rds-instance:prod-1"));
+        e.elb().seed(&arn, "10.0.9.9");
+        *e.elb().register_health.lock().unwrap() = TargetHealth::Initial;
+        let selection = e.select(&tokens(&["a"])).await.unwrap();
+        let turn_healthy = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let new = Target { ip: "10.0.1.1".parse().unwrap(), port: 5432 };
+            e.elb().targets.lock().unwrap().get_mut(&arn).unwrap().insert(new, TargetHealth::Healthy);
+        };
+        let (applied, ()) = tokio::join!(e.apply(&selection, Duration::from_secs(10), &|_| {}), turn_healthy);
+        assert!(applied.succeeded(), "{applied:?}");
+        let finish = applied.finish.expect("a second run after the wait");
+        assert_eq!(finish.groups[0].deregistered.len(), 1);
+        assert_eq!(e.elb().held(&arn), vec!["10.0.1.1"]);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_engine_writes_no_tag() {
+        let e = engine(true);
+        let arn = e.elb().group("plain", None);
+        let tagged = e.tag(&arn, spec_from_tokens(&tokens(&["dns:a.test"]), None).unwrap()).await.unwrap();
+        assert!(!tagged.written);
+        assert!(e.elb().tags(&arn).await.unwrap().is_empty());
+        let applied = e.apply(&Selection::AllManaged, Duration::from_secs(1), &|_| {}).await;
+        assert!(applied.run.dry_run && applied.run.groups.is_empty());
+    }
+}
