@@ -44,6 +44,12 @@ pub struct Global {
     /// Target groups synced at once [env: NLB_SYNC_CONCURRENCY; default: 8].
     #[arg(long, global = true, value_name = "N")]
     pub concurrency: Option<String>,
+    /// Queries per dns: source, answers unioned [env: NLB_SYNC_DNS_QUERIES; default: 3].
+    #[arg(long, global = true, value_name = "N")]
+    pub dns_queries: Option<String>,
+    /// Seconds a dns: source must miss an address before it goes [env: NLB_SYNC_DNS_ABSENCE_SECONDS; default: 120].
+    #[arg(long, global = true, value_name = "S")]
+    pub dns_absence_seconds: Option<String>,
     /// Change nothing: apply, tag and untag only say what they would do [env: NLB_SYNC_DRY_RUN].
     #[arg(long, global = true)]
     pub dry_run: bool,
@@ -138,11 +144,13 @@ pub struct SettingError {
 }
 
 /// Each flag and the variable it stands for.
-const FLAG_VARIABLES: [(&str, &str); 5] = [
+const FLAG_VARIABLES: [(&str, &str); 7] = [
     ("--dns-server", "NLB_SYNC_DNS_SERVER"),
     ("--dns-timeout-ms", "NLB_SYNC_DNS_TIMEOUT_MS"),
     ("--dns-attempts", "NLB_SYNC_DNS_ATTEMPTS"),
     ("--concurrency", "NLB_SYNC_CONCURRENCY"),
+    ("--dns-queries", "NLB_SYNC_DNS_QUERIES"),
+    ("--dns-absence-seconds", "NLB_SYNC_DNS_ABSENCE_SECONDS"),
     ("--dry-run", "NLB_SYNC_DRY_RUN"),
 ];
 
@@ -154,6 +162,8 @@ impl Global {
             self.dns_timeout_ms.clone(),
             self.dns_attempts.clone(),
             self.concurrency.clone(),
+            self.dns_queries.clone(),
+            self.dns_absence_seconds.clone(),
             self.dry_run.then(|| "true".to_string()),
         ];
         FLAG_VARIABLES.iter().zip(values).filter_map(|((_, variable), value)| Some((*variable, value?))).collect()
