@@ -24,7 +24,7 @@ fn case(size: u32, sources: u32) -> (Vec<SourceAnswer>, TargetGroupState) {
             let addresses: BTreeSet<IpAddr> = (start..start + per_source).map(ip).collect();
             SourceAnswer {
                 source: Source::Dns { hostname: format!("db{s}.example.internal") },
-                outcome: Ok(Resolution { addresses, demoted: BTreeSet::new() }),
+                outcome: Ok(Resolution { addresses, ..Default::default() }),
             }
         })
         .collect();

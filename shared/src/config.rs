@@ -7,6 +7,8 @@
 //! | `NLB_SYNC_DNS_ATTEMPTS` | attempts per DNS query | 2 |
 //! | `NLB_SYNC_DRY_RUN` | `true`: plan and log, change nothing | false |
 //! | `NLB_SYNC_CONCURRENCY` | target groups synced at once (1-64) | 8 |
+//! | `NLB_SYNC_DNS_QUERIES` | queries per `dns:` source and run, answers unioned (1-10) | 3 |
+//! | `NLB_SYNC_DNS_ABSENCE_SECONDS` | how long a `dns:` source must miss an address before it is deregistered (0-3600) | 120 |
 //! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
 //! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
 //! | `NLB_SYNC_FAULT_INJECTION` | `panic`: `sync-on-deploy` panics in its work (a drill of the always-answer path) | unset |
@@ -90,6 +92,14 @@ impl Settings {
             options: SyncOptions {
                 dry_run,
                 concurrency: number("NLB_SYNC_CONCURRENCY", 8, 1, 64, "a whole number from 1 to 64")? as usize,
+                dns_queries: number("NLB_SYNC_DNS_QUERIES", 3, 1, 10, "a whole number from 1 to 10")? as usize,
+                absence_window: Duration::from_secs(number(
+                    "NLB_SYNC_DNS_ABSENCE_SECONDS",
+                    120,
+                    0,
+                    3600,
+                    "seconds from 0 to 3600",
+                )?),
             },
         })
     }
@@ -155,7 +165,8 @@ mod tests {
     fn defaults() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.name_server, NameServer::System);
-        assert_eq!(s.options, SyncOptions { dry_run: false, concurrency: 8 });
+        assert_eq!(s.options, SyncOptions::default());
+        assert_eq!((s.options.dns_queries, s.options.absence_window), (3, Duration::from_secs(120)));
         assert_eq!(s.dns_timeout, Duration::from_secs(2));
     }
 

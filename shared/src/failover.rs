@@ -9,17 +9,22 @@
 //! applied, or the watch deadline passes.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::clock::now_millis;
-use crate::events::{FollowUp, NotAnRdsEvent, RdsEvent, SourceKind, depends_on, parse_notification};
-use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::events::{
+    FollowUp, NotAnRdsEvent, RdsEvent, RdsResource, Record, Related, SourceKind, depends_on, deployment_related,
+    read_record,
+};
+use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::report::{EventDecision, Followed, RecordOutcome, Trigger, record_line};
-use crate::spec::SyncSpec;
+use crate::spec::{ClusterRole, Source, SyncSpec};
 use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
+use crate::target::AddressFamilies;
 use crate::target::Target;
 use crate::telemetry::{emit_line, emit_run};
 
@@ -75,47 +80,91 @@ impl BatchOutcome {
     }
 }
 
-/// Reads one message; a message that cannot be read (or a decoder bug) is an
-/// `Err` for that message alone, never for the batch.
-fn read_message(message: &str) -> Result<RdsEvent, NotAnRdsEvent> {
-    catch_unwind(AssertUnwindSafe(|| parse_notification(message))).unwrap_or_else(|_| {
-        Err(NotAnRdsEvent::NotJson {
-            preview: format!("unreadable message: {}", message.chars().take(80).collect::<String>()),
-        })
-    })
+/// Reads one record; a record that cannot be read (or a decoder bug) is an
+/// `Err` for that record alone, never for the batch.
+fn read_one(record: &Record) -> Result<RdsEvent, NotAnRdsEvent> {
+    catch_unwind(AssertUnwindSafe(|| read_record(record)))
+        .unwrap_or_else(|_| Err(NotAnRdsEvent::BadEventBridgeEvent { why: "the record could not be decoded".into() }))
+}
+
+/// The target groups an event touches, and what it retired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affected {
+    pub arns: Vec<String>,
+    /// Addresses the RDS API says no source follows any more (the old blue
+    /// databases after a completed switchover).
+    pub retired: BTreeSet<IpAddr>,
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
-    /// The managed target groups with a source that depends on the event's resource.
-    pub async fn affected_target_groups(&self, event: &RdsEvent, kind: SourceKind) -> Result<Vec<String>, ElbError> {
-        let instance_cluster = if kind == SourceKind::DbInstance {
-            self.resolver().instance_endpoint(&event.source_id).await.ok().and_then(|e| e.cluster)
-        } else {
-            None
-        };
+    /// The managed target groups with a source that depends on the event's
+    /// resource; for a completed Blue/Green switchover, also the old blue
+    /// databases' addresses.
+    pub async fn affected_target_groups(&self, event: &RdsEvent, kind: SourceKind) -> Result<Affected, LookupError> {
+        let (related, retired) = self.related(event, kind).await?;
         let groups = self.managed_target_groups().await?;
-        Ok(groups
+        let arns = groups
             .into_iter()
             .filter(|g| match SyncSpec::from_tags(&g.tags) {
-                Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, instance_cluster.as_deref())),
+                Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, &related)),
                 // An unreadable spec is the scheduled run's to report.
                 _ => false,
             })
             .map(|g| g.arn)
-            .collect())
+            .collect();
+        Ok(Affected { arns, retired })
+    }
+
+    /// What the RDS API says about the resources around the event.
+    async fn related(&self, event: &RdsEvent, kind: SourceKind) -> Result<(Related, BTreeSet<IpAddr>), LookupError> {
+        match kind {
+            SourceKind::DbInstance => {
+                let related = match self.resolver().instance_endpoint(&event.source_id).await {
+                    Ok(endpoint) => Related { clusters: endpoint.cluster.into_iter().collect(), ..Related::default() },
+                    // A deleted instance names no cluster any more: any followed
+                    // cluster may have lost it.
+                    Err(RdsError::NotFound { .. }) => Related { any_cluster: true, ..Related::default() },
+                    Err(_) => Related::default(),
+                };
+                Ok((related, BTreeSet::new()))
+            }
+            SourceKind::BlueGreenDeployment => {
+                let deployment = self.blue_green_deployment(&event.source_id).await?;
+                let related = deployment_related(deployment.arns());
+                let mut retired = BTreeSet::new();
+                if deployment.switched_over() {
+                    let sources: Vec<Source> =
+                        deployment.blue_arns().filter_map(RdsResource::from_arn).flat_map(sources_of).collect();
+                    for answer in self.resolve(&sources, AddressFamilies::Both).await {
+                        if let Ok(resolution) = answer.outcome {
+                            retired.extend(resolution.addresses);
+                            retired.extend(resolution.demoted);
+                        }
+                    }
+                }
+                Ok((related, retired))
+            }
+            SourceKind::DbCluster | SourceKind::DbProxy => Ok((Related::default(), BTreeSet::new())),
+        }
     }
 
     /// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
     /// change was seen and applied), re-checking every `watch.recheck` until
     /// `watch.deadline`. Writes the decision lines of the runs that changed
     /// something, and of the last run.
-    pub async fn sync_until_settled(&self, arns: &[String], follow_up: FollowUp, watch: Watch) -> WatchOutcome {
+    pub async fn sync_until_settled(
+        &self,
+        arns: &[String],
+        follow_up: FollowUp,
+        watch: Watch,
+        retired: &BTreeSet<IpAddr>,
+    ) -> WatchOutcome {
         let selection = Selection::Only(arns.to_vec());
         let mut outcome =
             WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, runs_made: Vec::new() };
         let mut first_desired = None;
         loop {
-            let run = self.run(&selection).await;
+            let run = self.run_retiring(&selection, retired).await;
             outcome.runs += 1;
             let applied = run.groups.iter().any(|g| g.changed());
             let desired = desired_sets(&run);
@@ -142,14 +191,15 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// event (logged, never fatal), syncs every target group that depends on the
     /// relevant ones together, and watches as the most demanding event requires.
     /// Writes one line per message.
-    pub async fn follow_events(&self, messages: &[String], recheck: Duration, deadline: Instant) -> BatchOutcome {
+    pub async fn follow_events(&self, records: &[Record], recheck: Duration, deadline: Instant) -> BatchOutcome {
         let mut batch = BatchOutcome { records: Vec::new(), watch: None, errors: Vec::new() };
         // Records of followed events wait for the watch's result.
         let mut followed: Vec<(usize, Vec<String>)> = Vec::new();
         let mut arns: BTreeSet<String> = BTreeSet::new();
         let mut follow_up = FollowUp::SyncNow;
-        for message in messages {
-            let event = match read_message(message) {
+        let mut retired: BTreeSet<IpAddr> = BTreeSet::new();
+        for record in records {
+            let event = match read_one(record) {
                 Ok(event) => event,
                 Err(why) => {
                     batch.records.push(RecordOutcome::NotAnRdsEvent(why));
@@ -163,13 +213,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             // Boxed: the SDK's futures nest deep, and inside the batch and the
             // handler they exceed the compiler's layout depth limit.
             match Box::pin(self.affected_target_groups(&event, rule.kind)).await {
-                Ok(found) if found.is_empty() => {
+                Ok(found) if found.arns.is_empty() => {
                     batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
                 }
                 Ok(found) => {
-                    arns.extend(found.iter().cloned());
+                    arns.extend(found.arns.iter().cloned());
+                    retired.extend(found.retired);
                     follow_up = follow_up.max(rule.follow_up);
-                    followed.push((batch.records.len(), found));
+                    followed.push((batch.records.len(), found.arns));
                     batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
                 }
                 Err(error) => {
@@ -182,7 +233,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             let arns: Vec<String> = arns.into_iter().collect();
             // Boxed, like the lookup above: nested in the batch, the SDK's deep
             // futures exceed the compiler's layout depth limit in the handler.
-            let watch = Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline })).await;
+            let watch =
+                Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline }, &retired)).await;
             if let Some(last) = watch.runs_made.last() {
                 batch.errors.extend(last.errors());
             }
@@ -206,13 +258,29 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 }
 
+/// The sources that stand for every address of an RDS resource.
+fn sources_of(resource: RdsResource) -> Vec<Source> {
+    match resource {
+        RdsResource::Instance(id) => vec![Source::Instance { id }],
+        RdsResource::Cluster(id) => vec![
+            Source::Cluster { id: id.clone(), role: ClusterRole::Writer },
+            Source::Cluster { id, role: ClusterRole::Readers },
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::parse_notification;
     use crate::events::tests::notification;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::sync::SyncOptions;
     use FollowUp::{SyncNow, WatchForChange};
+
+    fn sns(messages: &[String]) -> Vec<Record> {
+        messages.iter().cloned().map(Record::SnsMessage).collect()
+    }
     use SourceKind::{DbCluster, DbInstance, DbProxy};
 
     fn fixture() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -240,7 +308,7 @@ mod tests {
             let e = &e;
             async move {
                 let ev = parse_notification(&notification(t, id, "RDS-EVENT-0071")).unwrap();
-                e.affected_target_groups(&ev, k).await.unwrap()
+                e.affected_target_groups(&ev, k).await.unwrap().arns
             }
         };
         assert_eq!(affected("db-cluster", "prod", DbCluster).await, vec![writer.clone(), readers.clone()]);
@@ -257,7 +325,7 @@ mod tests {
         e.run(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let watch = Watch { recheck: Duration::from_millis(10), deadline: Instant::now() + Duration::from_secs(5) };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch, &BTreeSet::new()).await;
         assert_eq!(outcome.runs, 1);
         assert!(outcome.settled && outcome.changed && outcome.converged_at_ms.is_some());
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
@@ -276,7 +344,7 @@ mod tests {
             })
         };
         let watch = Watch { recheck: Duration::from_millis(20), deadline: Instant::now() + Duration::from_secs(5) };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
         flip.await.unwrap();
         assert!(outcome.runs > 2, "it waited: {} runs", outcome.runs);
         assert!(outcome.settled && outcome.changed);
@@ -290,7 +358,7 @@ mod tests {
         e.run(&Selection::AllManaged).await;
         let started = Instant::now();
         let watch = Watch { recheck: Duration::from_millis(20), deadline: started + Duration::from_millis(150) };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch).await;
+        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
         assert!(!outcome.changed && outcome.settled && outcome.converged_at_ms.is_none());
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(outcome.runs >= 2);
@@ -310,7 +378,7 @@ mod tests {
             notification("db-cluster", "prod", "RDS-EVENT-0071"),
         ];
         let batch =
-            e.follow_events(&messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
+            e.follow_events(&sns(&messages), Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
         let lines: Vec<serde_json::Value> = batch.records.iter().map(record_line).collect();
@@ -330,7 +398,7 @@ mod tests {
         e.dns().fail("prod-1.test");
         let messages = vec![notification("db-cluster", "prod", "RDS-EVENT-0071")];
         let deadline = Instant::now() + Duration::from_millis(100);
-        let batch = e.follow_events(&messages, Duration::from_millis(20), deadline).await;
+        let batch = e.follow_events(&sns(&messages), Duration::from_millis(20), deadline).await;
         assert_eq!(batch.errors.len(), 1);
         assert!(batch.errors[0].to_string().contains("prod-1.test"), "{:?}", batch.errors);
         assert!(batch.watch.as_ref().unwrap().runs >= 2, "kept retrying until the deadline");
@@ -353,7 +421,7 @@ mod tests {
             notification("db-cluster", "prod", "RDS-EVENT-0071"),
         ];
         let batch =
-            e.follow_events(&messages, Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
+            e.follow_events(&sns(&messages), Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
         assert!(batch.errors.is_empty(), "{:?}", batch.errors);
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
         assert_eq!(batch.records.len(), 3);
@@ -363,5 +431,118 @@ mod tests {
         assert_eq!(event.event_time_ms, None, "the unreadable time is left out, the event is kept");
         assert_eq!(batch.records[1], RecordOutcome::NotAnRdsEvent(NotAnRdsEvent::NoEventSource));
         assert!(matches!(batch.records[2], RecordOutcome::Event { decision: EventDecision::Followed(_), .. }));
+    }
+
+    fn arn(kind: &str, id: &str) -> Option<String> {
+        Some(format!("arn:aws:rds:us-east-1:123456789012:{kind}:{id}"))
+    }
+
+    #[tokio::test]
+    async fn a_completed_switchover_retires_the_old_blue_in_the_same_invocation() {
+        use crate::ports::{BlueGreenDeployment, SwitchoverMember};
+        let e = fixture();
+        // Blue "orders" at 10.0.5.5 is live; green will take its name.
+        e.rds().instance("orders", Some("orders.test"));
+        e.dns().set("orders.test", &["10.0.5.5"]);
+        let tg = e.elb().group("orders", Some("rds-instance:orders"));
+        e.run(&Selection::AllManaged).await;
+        assert_eq!(e.elb().held(&tg), vec!["10.0.5.5"]);
+        // Switchover: the name now points at green (10.0.6.6), blue is orders-old1.
+        e.dns().set("orders.test", &["10.0.6.6"]);
+        e.rds().instance("orders-old1", Some("orders-old1.test"));
+        e.dns().set("orders-old1.test", &["10.0.5.5"]);
+        e.rds().deployment(BlueGreenDeployment {
+            id: "bgd-1".into(),
+            status: "SWITCHOVER_COMPLETED".into(),
+            source: arn("db", "orders-old1"),
+            target: arn("db", "orders"),
+            members: vec![SwitchoverMember { source: arn("db", "orders-old1"), target: arn("db", "orders") }],
+        });
+        let unrelated = BlueGreenDeployment { id: "bgd-2".into(), source: arn("db", "billing"), ..Default::default() };
+        e.rds().deployment(unrelated);
+        let message = notification("blue-green-deployment", "bgd-2", "RDS-EVENT-0248");
+        let batch =
+            e.follow_events(&sns(&[message]), Duration::from_millis(10), Instant::now() + Duration::from_secs(2)).await;
+        assert_eq!(
+            batch.records[0],
+            RecordOutcome::Event {
+                event: parse_notification(&notification("blue-green-deployment", "bgd-2", "RDS-EVENT-0248")).unwrap(),
+                decision: EventDecision::NoFollower
+            }
+        );
+        assert_eq!(e.elb().held(&tg), vec!["10.0.5.5"], "an unrelated deployment changes nothing");
+
+        // Both addresses healthy: without the retirement, the old blue would
+        // only go by make before break, in a later run.
+        let message = notification("blue-green-deployment", "bgd-1", "RDS-EVENT-0248");
+        let batch =
+            e.follow_events(&sns(&[message]), Duration::from_millis(10), Instant::now() + Duration::from_secs(2)).await;
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert_eq!(e.elb().held(&tg), vec!["10.0.6.6"]);
+        let run = batch.last_run().unwrap();
+        let first_change = batch.watch.as_ref().unwrap().runs_made.iter().find(|r| r.groups[0].changed()).unwrap();
+        assert_eq!(
+            first_change.groups[0].deregistered,
+            vec![(Target { ip: "10.0.5.5".parse().unwrap(), port: 5432 }, crate::plan::DeregisterReason::RoleChanged)]
+        );
+        assert!(run.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_reader_leaves_the_readers_group_at_once() {
+        let e = fixture();
+        e.rds().cluster("prod", &[("prod-1", true), ("prod-2", false), ("prod-3", false)]);
+        e.rds().member("prod-3", "prod-3.test", "prod");
+        e.dns().set("prod-3.test", &["10.0.3.30"]);
+        let tg = e.elb().group("readers", Some("rds-cluster:prod:readers"));
+        e.run(&Selection::AllManaged).await;
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2", "10.0.3.30"]);
+        // The remaining reader is not healthy yet, so make before break alone
+        // would keep the deleted one.
+        let remaining = Target { ip: "10.0.2.2".parse().unwrap(), port: 5432 };
+        e.elb().targets.lock().unwrap().get_mut(&tg).unwrap().insert(remaining, crate::target::TargetHealth::Initial);
+        // prod-3 is deleted: the RDS API no longer knows it, nor its cluster.
+        e.rds().cluster("prod", &[("prod-1", true), ("prod-2", false)]);
+        e.rds().remove_instance("prod-3");
+        let message = notification("db-instance", "prod-3", "RDS-EVENT-0003");
+        let batch =
+            e.follow_events(&sns(&[message]), Duration::from_millis(10), Instant::now() + Duration::from_secs(2)).await;
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
+        assert_eq!(batch.watch.unwrap().runs, 1, "one run: no make before break for a removed member");
+    }
+
+    #[tokio::test]
+    async fn a_writer_group_of_a_global_secondary_empties_and_refills_on_promotion() {
+        use crate::ports::GlobalRole;
+        let e = fixture();
+        let tg = e.elb().group("writer", Some("rds-cluster:prod:writer"));
+        e.run(&Selection::AllManaged).await;
+        assert_eq!(e.elb().held(&tg), vec!["10.0.1.1"]);
+        // Global switchover away from this Region: the cluster is a secondary, no writer.
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", false)]);
+        e.rds().global("prod", GlobalRole::Secondary { global_cluster: "orders-global".into() });
+        let message = notification("db-cluster", "prod", "RDS-EVENT-0185");
+        let batch =
+            e.follow_events(&sns(&[message]), Duration::from_millis(10), Instant::now() + Duration::from_secs(2)).await;
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert!(e.elb().held(&tg).is_empty(), "the old writer is read-only now");
+        // And back: prod-2 is the writer of the new primary.
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        e.rds().global("prod", GlobalRole::Primary);
+        let message = notification("db-cluster", "prod", "RDS-EVENT-0238");
+        e.follow_events(&sns(&[message]), Duration::from_millis(10), Instant::now() + Duration::from_secs(2)).await;
+        assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
+    }
+
+    #[tokio::test]
+    async fn a_regional_cluster_without_writer_is_still_unresolved() {
+        let e = fixture();
+        let tg = e.elb().group("writer", Some("rds-cluster:prod:writer"));
+        e.run(&Selection::AllManaged).await;
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", false)]);
+        let run = e.run(&Selection::AllManaged).await;
+        assert_eq!(e.elb().held(&tg), vec!["10.0.1.1"], "no removal on doubt");
+        assert!(run.errors()[0].to_string().contains("has no writer"), "{:?}", run.errors());
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::ports::{
-    ApiFailure, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, RdsDirectory, RdsError, TargetGroups,
+    ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
+    RdsError, TargetGroups,
 };
 use crate::spec::SOURCES_TAG;
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
@@ -17,6 +18,8 @@ pub struct FakeRds {
     pub clusters: Mutex<HashMap<String, Vec<ClusterMember>>>,
     pub instances: Mutex<HashMap<String, Endpoint>>,
     pub proxies: Mutex<HashMap<(String, Option<String>), Endpoint>>,
+    pub deployments: Mutex<HashMap<String, BlueGreenDeployment>>,
+    pub global_roles: Mutex<HashMap<String, GlobalRole>>,
     pub calls: AtomicUsize,
 }
 
@@ -34,6 +37,15 @@ impl FakeRds {
     pub fn instance(&self, id: &str, address: Option<&str>) {
         let endpoint = Endpoint { address: address.map(str::to_string), status: "available".into(), cluster: None };
         self.instances.lock().unwrap().insert(id.into(), endpoint);
+    }
+    pub fn deployment(&self, deployment: BlueGreenDeployment) {
+        self.deployments.lock().unwrap().insert(deployment.id.clone(), deployment);
+    }
+    pub fn global(&self, cluster: &str, role: GlobalRole) {
+        self.global_roles.lock().unwrap().insert(cluster.into(), role);
+    }
+    pub fn remove_instance(&self, id: &str) {
+        self.instances.lock().unwrap().remove(id);
     }
     pub fn proxy(&self, name: &str, endpoint: Option<&str>, address: &str) {
         let ep = Endpoint { address: Some(address.into()), status: "available".into(), cluster: None };
@@ -55,6 +67,15 @@ impl RdsDirectory for FakeRds {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let key = (name.to_string(), endpoint.map(str::to_string));
         self.proxies.lock().unwrap().get(&key).cloned().ok_or(RdsError::NotFound { kind: "RDS Proxy", id: name.into() })
+    }
+    async fn blue_green_deployment(&self, id: &str) -> Result<BlueGreenDeployment, RdsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let found = self.deployments.lock().unwrap().get(id).cloned();
+        found.ok_or(RdsError::NotFound { kind: "Blue/Green deployment", id: id.into() })
+    }
+    async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.global_roles.lock().unwrap().get(cluster_id).cloned().unwrap_or(GlobalRole::NotGlobal))
     }
 }
 

@@ -11,7 +11,12 @@
 //! - A target registered on another port is deregistered with that port.
 //! - A healthy target whose address is no longer wanted is kept while no wanted
 //!   target is healthy yet (make before break), unless the RDS API says its
-//!   instance lost the role the source follows (an old writer goes at once).
+//!   instance lost the identity the source follows (an old writer, the old blue
+//!   database after a switchover, a reader no longer in the cluster when every
+//!   source is a cluster): those go at once, healthy or not.
+//! - In a target group with a `dns:` source, an address no source answers is
+//!   deregistered only once it has been missing for the absence window (names
+//!   that answer rotating subsets must not flap).
 //! - Registrations always happen before deregistrations ([`Plan`] order).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +25,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::resolution::ResolveError;
+use crate::resolution::{Authority, ResolveError};
 pub use crate::resolution::{Resolution, SourceAnswer};
 use crate::spec::Source;
 use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
@@ -60,6 +65,9 @@ pub enum HoldReason {
     AwaitingHealthyReplacement,
     /// Another run applied a view resolved later than this run's (Unix ms).
     NewerViewApplied { view_ms: u64 },
+    /// A `dns:` name stopped answering the address only recently (Unix ms);
+    /// it may be a rotating answer.
+    AbsentTooShort { since_ms: u64, window_ms: u64 },
 }
 
 impl fmt::Display for HoldReason {
@@ -81,6 +89,12 @@ impl fmt::Display for HoldReason {
             HoldReason::NewerViewApplied { view_ms } => write!(
                 f,
                 "not changed: another run applied sources resolved later (at {view_ms} ms) than this run's; its changes stand"
+            ),
+            HoldReason::AbsentTooShort { since_ms, window_ms } => write!(
+                f,
+                "kept for now: no source has answered it since {since_ms} ms (Unix); it is deregistered once it \
+                 has been missing for {} s, so a name that answers rotating subsets does not flap",
+                window_ms / 1000
             ),
             HoldReason::AwaitingHealthyReplacement => f.write_str(
                 "kept for now: it is healthy and no wanted target is healthy yet; \
@@ -111,7 +125,9 @@ pub struct HeldBack {
 pub enum DeregisterReason {
     /// No source answers this address (or not on this port) any more.
     NotWanted,
-    /// The RDS API says the instance behind it lost its role (failover).
+    /// The RDS API says the address lost the identity its source follows: an
+    /// old writer after a failover, the old blue database after a Blue/Green
+    /// switchover, a reader no longer in the cluster.
     RoleChanged,
 }
 
@@ -127,6 +143,19 @@ pub struct Plan {
     pub held_back: Vec<HeldBack>,
     /// Sources that failed or gave no address.
     pub unresolved: Vec<Unresolved>,
+    /// Addresses held by the absence window, with when (Unix ms) they were
+    /// first missed: what the target group should remember for the next run.
+    pub absent_since: BTreeMap<IpAddr, u64>,
+}
+
+/// The absence window of a target group with `dns:` sources: which of its
+/// addresses were already missing (since when, Unix ms), the time now and the
+/// window's length.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Absence {
+    pub since: BTreeMap<IpAddr, u64>,
+    pub now_ms: u64,
+    pub window_ms: u64,
 }
 
 impl Plan {
@@ -153,12 +182,23 @@ impl Plan {
 
 /// Decides what to register and deregister. Pure: no I/O, no clock.
 pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
+    plan_with_absence(answers, port, current, None)
+}
+
+/// [`plan`], with the absence window applied when `absence` is given and a
+/// source is a `dns:` name.
+pub fn plan_with_absence(
+    answers: &[SourceAnswer],
+    port: u16,
+    current: &TargetGroupState,
+    absence: Option<&Absence>,
+) -> Plan {
     let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
     let mut demoted: BTreeSet<IpAddr> = BTreeSet::new();
     let mut unresolved: Vec<Unresolved> = Vec::new();
     for answer in answers {
         match &answer.outcome {
-            Ok(resolution) if !resolution.addresses.is_empty() => {
+            Ok(resolution) if !resolution.addresses.is_empty() || resolution.authority == Authority::NoneByDesign => {
                 wanted_ips.extend(&resolution.addresses);
                 demoted.extend(&resolution.demoted);
             }
@@ -195,20 +235,38 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
         None
     };
     let healthy_wanted = current.targets.iter().any(|(t, h)| plan.desired.contains(t) && *h == TargetHealth::Healthy);
+    // Every source listed all its members through the RDS API: an address
+    // that is none of them has lost its identity, like a demoted writer.
+    let members_only =
+        !answers.is_empty() && answers.iter().all(|a| matches!(&a.outcome, Ok(r) if r.authority != Authority::Name));
+    let window = absence.filter(|_| answers.iter().any(|a| matches!(a.source, Source::Dns { .. })));
 
     for (target, health) in leaving {
-        let role_changed = demoted.contains(&target.ip) && !plan.desired.iter().any(|d| d.ip == target.ip);
+        let address_unwanted = !plan.desired.iter().any(|d| d.ip == target.ip);
+        let role_changed = address_unwanted && (demoted.contains(&target.ip) || members_only);
+        let recently_absent = match window {
+            Some(w) if address_unwanted && !role_changed => {
+                let since = w.since.get(&target.ip).copied().unwrap_or(w.now_ms).min(w.now_ms);
+                plan.absent_since.insert(target.ip, since);
+                (w.now_ms - since < w.window_ms).then_some((since, w.window_ms))
+            }
+            _ => None,
+        };
         let hold = match &hold_all {
             Some(reason) => Some(reason.clone()),
-            None if *health == TargetHealth::Healthy && !healthy_wanted && !role_changed => {
-                Some(HoldReason::AwaitingHealthyReplacement)
-            }
-            None => None,
+            None => match recently_absent {
+                Some((since_ms, window_ms)) => Some(HoldReason::AbsentTooShort { since_ms, window_ms }),
+                None if *health == TargetHealth::Healthy && !healthy_wanted && !role_changed => {
+                    Some(HoldReason::AwaitingHealthyReplacement)
+                }
+                None => None,
+            },
         };
         match hold {
             Some(reason) => plan.held_back.push(HeldBack { target: *target, action: Action::Deregister, reason }),
             None => {
                 let why = if role_changed { DeregisterReason::RoleChanged } else { DeregisterReason::NotWanted };
+                plan.absent_since.remove(&target.ip);
                 plan.deregister.push((*target, why));
             }
         }
@@ -221,6 +279,7 @@ pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> 
 mod tests {
     use super::*;
     use crate::ports::DnsError;
+    use crate::resolution::Authority;
     use crate::spec::ClusterRole;
     use TargetHealth::*;
 
@@ -244,7 +303,7 @@ mod tests {
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
             source,
-            outcome: Ok(Resolution { addresses: addrs.iter().map(|a| ip(a)).collect(), demoted: BTreeSet::new() }),
+            outcome: Ok(Resolution { addresses: addrs.iter().map(|a| ip(a)).collect(), ..Default::default() }),
         }
     }
     fn ok_demoted(source: Source, addrs: &[&str], demoted: &[&str]) -> SourceAnswer {
@@ -253,6 +312,7 @@ mod tests {
             outcome: Ok(Resolution {
                 addresses: addrs.iter().map(|a| ip(a)).collect(),
                 demoted: demoted.iter().map(|a| ip(a)).collect(),
+                ..Default::default()
             }),
         }
     }
@@ -430,5 +490,80 @@ mod tests {
         assert_eq!(deregistered(&p), vec![t("fd00::1")]);
         let p = plan(&[ok(dns("a"), &["2001:db8::1"])], PORT, &state(&[]));
         assert!(p.register.is_empty());
+    }
+
+    fn members(source: Source, addrs: &[&str]) -> SourceAnswer {
+        SourceAnswer {
+            source,
+            outcome: Ok(Resolution {
+                addresses: addrs.iter().map(|a| ip(a)).collect(),
+                authority: Authority::Members,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_address_no_member_has_goes_at_once_when_every_source_lists_members() {
+        // A reader was deleted: the RDS API no longer lists it, healthy or not.
+        let readers = Source::Cluster { id: "prod".into(), role: ClusterRole::Readers };
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Initial)]);
+        let p = plan(&[members(readers.clone(), &["10.0.2.5"])], PORT, &current);
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]);
+        // With a name-based source beside it, make before break applies again.
+        let p = plan(&[members(readers, &["10.0.2.5"]), ok(dns("other"), &["10.0.3.5"])], PORT, &current);
+        assert!(p.deregister.is_empty());
+        assert_eq!(p.held_back[0].reason, HoldReason::AwaitingHealthyReplacement);
+    }
+
+    #[test]
+    fn none_by_design_is_an_answer_and_removes_the_demoted_writer() {
+        // A Global Database's secondary cluster: no writer here, by design.
+        let answer = SourceAnswer {
+            source: writer(),
+            outcome: Ok(Resolution {
+                addresses: BTreeSet::new(),
+                demoted: [ip("10.0.1.5")].into(),
+                authority: Authority::NoneByDesign,
+            }),
+        };
+        let p = plan(&[answer], PORT, &state(&[(t("10.0.1.5"), Healthy)]));
+        assert!(p.unresolved.is_empty());
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]);
+    }
+
+    fn window(since: &[(&str, u64)], now_ms: u64) -> Absence {
+        Absence { since: since.iter().map(|(a, at)| (ip(a), *at)).collect(), now_ms, window_ms: 60_000 }
+    }
+
+    #[test]
+    fn a_dns_name_must_miss_an_address_for_the_whole_window_before_it_goes() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
+        let answers = [ok(dns("rr"), &["10.0.2.5"])];
+        // First miss: remembered, held.
+        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[], 1_000_000)));
+        assert!(p.deregister.is_empty());
+        assert_eq!(p.held_back[0].reason, HoldReason::AbsentTooShort { since_ms: 1_000_000, window_ms: 60_000 });
+        assert_eq!(p.absent_since, [(ip("10.0.1.5"), 1_000_000)].into());
+        // Still missing, not long enough.
+        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_059_999)));
+        assert!(p.deregister.is_empty());
+        // Missing for the whole window: gone, and forgotten.
+        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_060_000)));
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
+        assert!(p.absent_since.is_empty());
+        // Answered again: forgotten without a change.
+        let both = [ok(dns("rr"), &["10.0.1.5", "10.0.2.5"])];
+        let p = plan_with_absence(&both, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_030_000)));
+        assert!(p.is_noop() && p.absent_since.is_empty());
+    }
+
+    #[test]
+    fn the_absence_window_is_only_for_dns_names() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
+        let proxy = Source::Proxy { name: "p".into(), endpoint: None };
+        let p = plan_with_absence(&[ok(proxy, &["10.0.2.5"])], PORT, &current, Some(&window(&[], 1_000)));
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
+        assert!(p.absent_since.is_empty());
     }
 }

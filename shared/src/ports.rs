@@ -39,6 +39,11 @@ pub trait RdsDirectory: Send + Sync {
         proxy: &str,
         endpoint: Option<&str>,
     ) -> impl Future<Output = Result<Endpoint, RdsError>> + Send;
+    /// A Blue/Green deployment by its identifier (`bgd-...`).
+    fn blue_green_deployment(&self, id: &str) -> impl Future<Output = Result<BlueGreenDeployment, RdsError>> + Send;
+    /// Whether a cluster is the primary or a secondary of an Aurora Global
+    /// Database, or not in one.
+    fn global_role(&self, cluster_id: &str) -> impl Future<Output = Result<GlobalRole, RdsError>> + Send;
 }
 
 /// DNS lookups of A and/or AAAA records.
@@ -66,6 +71,55 @@ pub struct Endpoint {
     pub status: String,
     /// For a DB instance: the cluster it belongs to, if any.
     pub cluster: Option<String>,
+}
+
+/// A Blue/Green deployment, as DescribeBlueGreenDeployments reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlueGreenDeployment {
+    pub id: String,
+    /// `AVAILABLE`, `SWITCHOVER_IN_PROGRESS`, `SWITCHOVER_COMPLETED`, ...
+    pub status: String,
+    /// The blue database's ARN (after a switchover: its renamed `-old<n>` ARN).
+    pub source: Option<String>,
+    /// The green database's ARN (after a switchover: the production name).
+    pub target: Option<String>,
+    /// One pair per switched resource (cluster, instances, endpoints).
+    pub members: Vec<SwitchoverMember>,
+}
+
+/// One resource of a Blue/Green deployment: its blue and its green ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SwitchoverMember {
+    pub source: Option<String>,
+    pub target: Option<String>,
+}
+
+impl BlueGreenDeployment {
+    /// True once the green databases carry the production names.
+    pub fn switched_over(&self) -> bool {
+        self.status == "SWITCHOVER_COMPLETED"
+    }
+
+    /// Every ARN the deployment names, blue and green.
+    pub fn arns(&self) -> impl Iterator<Item = &str> {
+        self.blue_arns().chain(self.target.as_deref()).chain(self.members.iter().filter_map(|m| m.target.as_deref()))
+    }
+
+    /// The blue side's ARNs (after a switchover, the retired databases).
+    pub fn blue_arns(&self) -> impl Iterator<Item = &str> {
+        self.source.as_deref().into_iter().chain(self.members.iter().filter_map(|m| m.source.as_deref()))
+    }
+}
+
+/// A cluster's place in an Aurora Global Database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobalRole {
+    NotGlobal,
+    Primary,
+    /// A read-only secondary: it has no writer by design.
+    Secondary {
+        global_cluster: String,
+    },
 }
 
 /// What an AWS API answered when a call failed: the parts a person can act on
@@ -143,6 +197,15 @@ pub enum RdsError {
     NotFound { kind: &'static str, id: String },
     #[error("RDS {operation} for '{resource}' failed: {failure}")]
     Api { operation: &'static str, resource: String, failure: ApiFailure },
+}
+
+/// A failed lookup through either API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Elb(#[from] ElbError),
+    #[error(transparent)]
+    Rds(#[from] RdsError),
 }
 
 /// A failed DNS lookup.

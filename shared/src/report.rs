@@ -350,6 +350,7 @@ mod tests {
         let event = RdsEvent {
             source_type: "db-cluster".into(),
             source_id: "prod".into(),
+            source_arn: None,
             event_id: "RDS-EVENT-0071".into(),
             event_time_ms: Some(1_000),
             message: "Completed failover".into(),

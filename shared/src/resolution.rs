@@ -12,9 +12,26 @@ use crate::spec::Source;
 pub struct Resolution {
     /// Addresses that should receive traffic for this source.
     pub addresses: BTreeSet<IpAddr>,
-    /// Addresses the RDS API says no longer hold the role this source follows
-    /// (for a writer source: the other members). They may be removed at once.
+    /// Addresses the RDS API says no longer hold the identity this source
+    /// follows (for a writer source: the other members; after a Blue/Green
+    /// switchover: the old blue databases). They may be removed at once.
     pub demoted: BTreeSet<IpAddr>,
+    pub authority: Authority,
+}
+
+/// How much an answer says about the addresses it does not contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Authority {
+    /// A name's answer: a missing address may only be a lagging or rotating
+    /// answer (make before break; for `dns:` names, the absence window).
+    #[default]
+    Name,
+    /// The RDS API listed every member in the followed role: an address
+    /// that is not among them is no longer one (a removed reader goes at once).
+    Members,
+    /// The RDS API says the source stands for nothing now, by design (the
+    /// writer of a Global Database's secondary cluster): empty is an answer.
+    NoneByDesign,
 }
 
 /// A source and what resolving it gave: addresses, or why there are none.

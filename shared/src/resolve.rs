@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use crate::clock::now_millis;
-use crate::ports::{ClusterMember, DnsError, DnsLookup, Endpoint, RdsDirectory, RdsError};
-use crate::resolution::{Resolution, ResolveError, SourceAnswer};
+use crate::ports::{ClusterMember, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError};
+use crate::resolution::{Authority, Resolution, ResolveError, SourceAnswer};
 use crate::spec::{ClusterRole, Source};
 use crate::target::AddressFamilies;
 
@@ -62,6 +62,9 @@ pub struct SourceResolver<'a, R, D> {
     instances: Memo<String, Result<Endpoint, RdsError>>,
     proxies: Memo<(String, Option<String>), Result<Endpoint, RdsError>>,
     names: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
+    /// `dns:` sources: several queries, unioned.
+    hostnames: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
+    dns_queries: usize,
 }
 
 impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
@@ -73,7 +76,16 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             instances: Memo::new(),
             proxies: Memo::new(),
             names: Memo::new(),
+            hostnames: Memo::new(),
+            dns_queries: 1,
         }
+    }
+
+    /// Queries each `dns:` source `queries` times (at least once) and unions
+    /// the answers, so a name that answers rotating subsets is seen whole.
+    pub fn with_dns_queries(mut self, queries: usize) -> Self {
+        self.dns_queries = queries.max(1);
+        self
     }
 
     /// Resolves one source into the addresses it stands for.
@@ -85,7 +97,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             }
             Source::Proxy { name, endpoint } => self.proxy(name, endpoint.as_deref(), families).await,
             Source::Dns { hostname } => self
-                .name(hostname, families)
+                .hostname(hostname, families)
                 .await
                 .map(|addresses| Resolution { addresses, ..Default::default() })
                 .map_err(ResolveError::from),
@@ -123,25 +135,46 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     ) -> Result<Resolution, ResolveError> {
         let members = self.cluster_members(id).await?;
         let (writers, readers): (Vec<&ClusterMember>, Vec<&ClusterMember>) = members.iter().partition(|m| m.is_writer);
-        let writer = writers.first().ok_or_else(|| ResolveError::NoWriter { cluster: id.to_string() })?;
+        let Some(writer) = writers.first() else {
+            // A Global Database's secondary cluster has no writer by design:
+            // its writer source stands for nothing, and every member is demoted.
+            return match self.rds.global_role(id).await? {
+                GlobalRole::Secondary { .. } if role == ClusterRole::Writer => Ok(Resolution {
+                    addresses: BTreeSet::new(),
+                    demoted: self.best_effort(&readers, families).await,
+                    authority: Authority::NoneByDesign,
+                }),
+                GlobalRole::Secondary { .. } => self.readers(&readers, &[], families).await,
+                _ => Err(ResolveError::NoWriter { cluster: id.to_string() }),
+            };
+        };
         match role {
             ClusterRole::Writer => Ok(Resolution {
                 addresses: self.instance(&writer.instance_id, families).await?,
                 demoted: self.best_effort(&readers, families).await,
+                authority: Authority::Members,
             }),
-            ClusterRole::Readers => {
-                let mut addresses = BTreeSet::new();
-                for reader in &readers {
-                    match self.instance(&reader.instance_id, families).await {
-                        Ok(found) => addresses.extend(found),
-                        // A reader still being created takes no traffic yet.
-                        Err(ResolveError::NoEndpoint { .. }) => {}
-                        Err(other) => return Err(other),
-                    }
-                }
-                Ok(Resolution { addresses, demoted: self.best_effort(&writers, families).await })
+            ClusterRole::Readers => self.readers(&readers, &writers, families).await,
+        }
+    }
+
+    /// Every reader's addresses; the writers' are demoted.
+    async fn readers(
+        &self,
+        readers: &[&ClusterMember],
+        writers: &[&ClusterMember],
+        families: AddressFamilies,
+    ) -> Result<Resolution, ResolveError> {
+        let mut addresses = BTreeSet::new();
+        for reader in readers {
+            match self.instance(&reader.instance_id, families).await {
+                Ok(found) => addresses.extend(found),
+                // A reader still being created takes no traffic yet.
+                Err(ResolveError::NoEndpoint { .. }) => {}
+                Err(other) => return Err(other),
             }
         }
+        Ok(Resolution { addresses, demoted: self.best_effort(writers, families).await, authority: Authority::Members })
     }
 
     /// Addresses of members that do not hold the role; failures just leave them out.
@@ -187,6 +220,30 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     async fn name(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
         let key = (name.to_ascii_lowercase(), families);
         self.names.get(key, || self.dns.addresses(name, families)).await
+    }
+
+    /// A `dns:` source: the union of several answers. Answers that failed are
+    /// left out; only when every query failed is the source unresolved.
+    async fn hostname(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
+        let key = (name.to_ascii_lowercase(), families);
+        self.hostnames
+            .get(key, || async {
+                let mut found = BTreeSet::new();
+                let mut first_error = None;
+                for _ in 0..self.dns_queries {
+                    match self.dns.addresses(name, families).await {
+                        Ok(addresses) => found.extend(addresses),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                match first_error {
+                    Some(e) if found.is_empty() => Err(e),
+                    _ => Ok(found),
+                }
+            })
+            .await
     }
 }
 

@@ -26,6 +26,11 @@ pub const PORT_TAG: &str = "nlb-target-sync:port";
 /// view is older changes nothing (see `sync`).
 pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 
+/// Written by sync runs, not by people, on target groups with a `dns:` source:
+/// the addresses no source answers any more, each with when (Unix seconds) it
+/// was first missed: `10.0.1.5@1764590000 10.0.2.7@1764590060`.
+pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
+
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \
 rds-cluster:<cluster-id>:readers, rds-instance:<instance-id>, rds-proxy:<proxy-name>, \

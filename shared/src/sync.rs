@@ -17,16 +17,20 @@
 //! practically the same world. A run with nothing to change reads and writes
 //! nothing more.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::plan::{DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, list_unresolved, plan};
-use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
+use crate::clock::now_millis;
+use crate::plan::{
+    Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, list_unresolved, plan_with_absence,
+};
+use crate::ports::{BlueGreenDeployment, DnsLookup, ElbError, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
-use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
+use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
@@ -47,12 +51,53 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Target groups synced at once.
     pub concurrency: usize,
+    /// Queries per `dns:` source and run; their answers are unioned, so a
+    /// name answering rotating subsets is seen whole.
+    pub dns_queries: usize,
+    /// How long a `dns:` source must have stopped answering an address before
+    /// it is deregistered (zero: at once, as for other sources).
+    pub absence_window: Duration,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { dry_run: false, concurrency: 8 }
+        SyncOptions { dry_run: false, concurrency: 8, dns_queries: 3, absence_window: Duration::from_secs(120) }
     }
+}
+
+/// The longest absence tag value ELB takes.
+const MAX_TAG_VALUE: usize = 256;
+
+/// Reads the absence tag (`ip@unix-seconds ...`); unreadable entries are skipped.
+fn parse_absent(value: &str) -> BTreeMap<IpAddr, u64> {
+    value
+        .split_whitespace()
+        .filter_map(|entry| {
+            let (ip, seconds) = entry.split_once('@')?;
+            Some((ip.parse().ok()?, seconds.parse::<u64>().ok()?.saturating_mul(1000)))
+        })
+        .collect()
+}
+
+/// Writes the absence tag, oldest entries first, as many as fit in a tag
+/// value. An address left out is simply missed again later, which only delays
+/// its removal.
+fn encode_absent(since: &BTreeMap<IpAddr, u64>) -> String {
+    let mut entries: Vec<(&IpAddr, &u64)> = since.iter().collect();
+    entries.sort_by_key(|(ip, at)| (**at, **ip));
+    let mut value = String::new();
+    for (ip, at) in entries {
+        // Rounded up: a time read back a little late only delays a removal.
+        let entry = format!("{ip}@{}", at.div_ceil(1000));
+        if value.len() + entry.len() + 1 > MAX_TAG_VALUE {
+            break;
+        }
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str(&entry);
+    }
+    value
 }
 
 /// Why one target group could not be synced.
@@ -91,7 +136,7 @@ pub enum RunError {
     #[error("cannot list target groups: {0}")]
     ListTargetGroups(ElbError),
     #[error("cannot find the target groups following {source_id}: {error}")]
-    FindFollowers { source_id: String, error: ElbError },
+    FindFollowers { source_id: String, error: LookupError },
     #[error(transparent)]
     TargetGroup(SyncError),
 }
@@ -228,6 +273,20 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// oldest lookup behind its answers was sent) capped at `view_cap_ms`, to
     /// test how runs with older and newer views interact.
     pub async fn run_with_view(&self, selection: &Selection, view_cap_ms: u64) -> RunOutcome {
+        Box::pin(self.run_with(selection, view_cap_ms, &BTreeSet::new())).await
+    }
+
+    /// [`run`](Self::run) knowing from the RDS API that `retired` addresses no
+    /// longer hold the identity of any RDS source (the old blue databases after
+    /// a Blue/Green switchover): like a demoted writer, they leave at once
+    /// unless a source still wants them.
+    pub async fn run_retiring(&self, selection: &Selection, retired: &BTreeSet<IpAddr>) -> RunOutcome {
+        Box::pin(self.run_with(selection, u64::MAX, retired)).await
+    }
+
+    /// The run itself. Callers box it: it nests the SDK's deep futures, and
+    /// every handler around it would outgrow the compiler's layout depth limit.
+    async fn run_with(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
         let mut run = RunOutcome { dry_run: self.options.dry_run, groups: Vec::new(), error: None };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
@@ -257,7 +316,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
-                    Ok(info) => self.sync_one(&info, resolver, view_cap_ms).await,
+                    Ok(info) => self.sync_one(&info, resolver, view_cap_ms, retired).await,
                     Err((arn, error)) => GroupOutcome { error: Some(error), ..GroupOutcome::new(&arn, "") },
                 }
             })
@@ -271,13 +330,18 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// A resolver for one run: lookups are shared among everything it resolves.
     pub fn resolver(&self) -> SourceResolver<'_, R, D> {
-        SourceResolver::new(&self.rds, &self.dns)
+        SourceResolver::new(&self.rds, &self.dns).with_dns_queries(self.options.dns_queries)
     }
 
     /// Resolves each source once, in the given address families.
     pub async fn resolve(&self, sources: &[Source], families: AddressFamilies) -> Vec<SourceAnswer> {
         let resolver = self.resolver();
         futures::future::join_all(sources.iter().map(|s| resolver.resolve(s, families))).await
+    }
+
+    /// A Blue/Green deployment by its identifier.
+    pub async fn blue_green_deployment(&self, id: &str) -> Result<BlueGreenDeployment, RdsError> {
+        self.rds.blue_green_deployment(id).await
     }
 
     /// One target group with its tags; `None` when it does not exist.
@@ -315,7 +379,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Removes the sync tags (sources, applied view, and the port tag when
     /// `with_port`), so no run touches the target group again.
     pub async fn remove_spec(&self, arn: &str, with_port: bool) -> Result<(), ElbError> {
-        let mut keys = vec![SOURCES_TAG, VIEW_TAG];
+        let mut keys = vec![SOURCES_TAG, VIEW_TAG, ABSENT_TAG];
         if with_port {
             keys.push(PORT_TAG);
         }
@@ -332,10 +396,11 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
         view_ms: u64,
+        retired: &BTreeSet<IpAddr>,
     ) -> GroupOutcome {
         let started = Instant::now();
         let mut outcome = GroupOutcome::new(&info.arn, &info.name);
-        outcome.error = self.decide_and_apply(info, resolver, view_ms, &mut outcome).await.err();
+        outcome.error = self.decide_and_apply(info, resolver, view_ms, retired, &mut outcome).await.err();
         outcome.duration = started.elapsed();
         outcome
     }
@@ -347,6 +412,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         info: &TargetGroupInfo,
         resolver: &SourceResolver<'_, R, D>,
         view_cap_ms: u64,
+        retired: &BTreeSet<IpAddr>,
         outcome: &mut GroupOutcome,
     ) -> Result<(), SyncError> {
         let target_group = outcome.label().to_string();
@@ -368,17 +434,31 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
         // This group's view is as old as the oldest lookup behind it.
         let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
-        let answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
+        let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
+        if !retired.is_empty() {
+            for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
+                if let Ok(resolution) = &mut answer.outcome {
+                    resolution.demoted.extend(retired);
+                }
+            }
+        }
         let current = self.target_groups.state(&info.arn).await.map_err(elb)?;
-        let plan = outcome.plan.insert(plan(&answers, port, &current));
+        let absent_before = info.tags.get(ABSENT_TAG).map(|v| parse_absent(v)).unwrap_or_default();
+        let absence = Absence {
+            since: absent_before.clone(),
+            now_ms: now_millis(),
+            window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
+        };
+        let plan = outcome.plan.insert(plan_with_absence(&answers, port, &current, Some(&absence)));
         outcome.not_healthy = not_healthy(&plan.desired, &current);
 
         if self.options.dry_run {
             outcome.registered = plan.register.clone();
             outcome.deregistered = plan.deregister.clone();
         } else {
-            if !plan.is_noop()
-                && let Some(newer) = self.claim_view(&info.arn, view_ms).await.map_err(elb)?
+            let remember = (plan.absent_since != absent_before).then(|| encode_absent(&plan.absent_since));
+            if (!plan.is_noop() || remember.is_some())
+                && let Some(newer) = self.claim_view(&info.arn, view_ms, remember).await.map_err(elb)?
             {
                 plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
             }
@@ -407,15 +487,18 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 
     /// Read after the health: `Some(newer)` when a run with a later view already
-    /// changed the group; otherwise stamps this run's view and returns `None`.
-    async fn claim_view(&self, arn: &str, view_ms: u64) -> Result<Option<u64>, ElbError> {
+    /// changed the group; otherwise stamps this run's view (and, in the same
+    /// call, the absence tag when it changed) and returns `None`.
+    async fn claim_view(&self, arn: &str, view_ms: u64, absent: Option<String>) -> Result<Option<u64>, ElbError> {
         let tags = self.target_groups.tags(arn).await?;
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
             && applied > view_ms
         {
             return Ok(Some(applied));
         }
-        self.target_groups.add_tags(arn, &[(VIEW_TAG, view_ms.to_string())]).await?;
+        let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
+        stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
+        self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
     }
 }
@@ -454,7 +537,7 @@ mod tests {
         dns.set("px.proxy.test", &["10.0.1.9", "10.0.2.9"]);
         dns.set("prod-1.test", &["10.0.1.1"]);
         dns.set("prod-2.test", &["10.0.2.2"]);
-        SyncEngine::new(FakeElb::default(), rds, dns, SyncOptions { dry_run, concurrency: 4 })
+        SyncEngine::new(FakeElb::default(), rds, dns, SyncOptions { dry_run, concurrency: 4, ..SyncOptions::default() })
     }
 
     #[tokio::test]
@@ -631,5 +714,20 @@ mod tests {
         let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
         assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.1:5432"]);
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
+    }
+
+    #[test]
+    fn the_absence_tag_round_trips_rounds_up_and_fits_a_tag_value() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let since: BTreeMap<IpAddr, u64> = [(ip("10.0.1.5"), 1_000_500), (ip("fd00::1"), 2_000_000)].into();
+        let value = encode_absent(&since);
+        assert_eq!(value, "10.0.1.5@1001 fd00::1@2000");
+        assert_eq!(parse_absent(&value), [(ip("10.0.1.5"), 1_001_000), (ip("fd00::1"), 2_000_000)].into());
+        assert_eq!(parse_absent("junk 10.0.0.1@x 10.0.0.2@5"), [(ip("10.0.0.2"), 5_000)].into());
+        let many: BTreeMap<IpAddr, u64> =
+            (0..40u64).map(|i| (IpAddr::from([10, 0, 1, i as u8]), 1_700_000_000_000 + i * 1000)).collect();
+        let value = encode_absent(&many);
+        assert!(value.len() <= MAX_TAG_VALUE, "{}", value.len());
+        assert!(value.starts_with("10.0.1.0@1700000000 "), "the oldest entries are kept: {value}");
     }
 }

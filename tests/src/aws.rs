@@ -469,6 +469,77 @@ impl Aws {
             .to_owned()
     }
 
+    /// Adds an instance `name` to cluster `cluster_id` (a new reader, as Aurora
+    /// auto scaling adds them) and returns its `Endpoint.Address`.
+    pub async fn add_cluster_instance(&self, cluster_id: &str, name: &str) -> String {
+        let out = self
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(name)
+            .db_cluster_identifier(cluster_id)
+            .engine("aurora-postgresql")
+            .db_instance_class("db.r6g.large")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {cluster_id}: {e:?}"));
+        out.db_instance()
+            .and_then(|i| i.endpoint())
+            .and_then(|e| e.address())
+            .unwrap_or_else(|| panic!("no Endpoint.Address for {name}"))
+            .to_owned()
+    }
+
+    /// Deletes a DB instance (a cluster member leaves the cluster).
+    pub async fn delete_instance(&self, id: &str) {
+        self.rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DeleteDBInstance {id}: {e:?}"));
+    }
+
+    /// The ARN of a DB instance or, with `cluster`, of a DB cluster.
+    pub async fn rds_arn(&self, id: &str, cluster: bool) -> String {
+        if cluster {
+            let out = self.rds.describe_db_clusters().db_cluster_identifier(id).send().await;
+            let out = out.unwrap_or_else(|e| panic!("DescribeDBClusters {id}: {e:?}"));
+            out.db_clusters()[0].db_cluster_arn().unwrap_or_else(|| panic!("no ARN for {id}")).to_owned()
+        } else {
+            let out = self.rds.describe_db_instances().db_instance_identifier(id).send().await;
+            let out = out.unwrap_or_else(|e| panic!("DescribeDBInstances {id}: {e:?}"));
+            out.db_instances()[0].db_instance_arn().unwrap_or_else(|| panic!("no ARN for {id}")).to_owned()
+        }
+    }
+
+    /// Creates a Blue/Green deployment of the database `source_arn` and returns
+    /// its identifier (`bgd-...`) and the green database's ARN.
+    pub async fn create_blue_green_deployment(&self, name: &str, source_arn: &str) -> (String, String) {
+        let out = self
+            .rds
+            .create_blue_green_deployment()
+            .blue_green_deployment_name(name)
+            .source(source_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateBlueGreenDeployment {name}: {e:?}"));
+        let deployment = out.blue_green_deployment().expect("BlueGreenDeployment");
+        let id = deployment.blue_green_deployment_identifier().expect("identifier").to_owned();
+        (id, deployment.target().expect("Target").to_owned())
+    }
+
+    /// Switches a Blue/Green deployment over: green takes the production
+    /// names, blue becomes `<name>-old1`.
+    pub async fn switchover_blue_green_deployment(&self, id: &str) {
+        self.rds
+            .switchover_blue_green_deployment()
+            .blue_green_deployment_identifier(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SwitchoverBlueGreenDeployment {id}: {e:?}"));
+    }
+
     /// Creates a PostgreSQL RDS Proxy in the given subnets and returns its
     /// (default) `Endpoint`, `<name>.db-proxy-<random>.<region>.rds.amazonaws.com`
     /// in moto.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +47,9 @@ enum Entry {
     Addresses { a: Vec<Ipv4Addr>, aaaa: Vec<Ipv6Addr> },
     /// A CNAME to another name.
     Alias(String),
+    /// A records answered `per_answer` at a time, round robin: each A query
+    /// starts one address further (a reader endpoint, Route 53 multivalue).
+    Rotating { a: Vec<Ipv4Addr>, per_answer: usize, next: Arc<AtomicUsize> },
     /// Queries for this name get no answer at all (per-name [`Mode::Silent`]).
     Silent,
     /// Queries for this name get SERVFAIL.
@@ -149,6 +152,13 @@ impl DnsServer {
             }
         }
         self.update(name, |_| Entry::Addresses { a, aaaa });
+    }
+
+    /// Makes `name` answer `per_answer` of `addresses` per A query, rotating
+    /// through them (replacing all of its records).
+    pub fn set_rotating_a(&self, name: &str, addresses: &[Ipv4Addr], per_answer: usize) {
+        let entry = Entry::Rotating { a: addresses.to_vec(), per_answer, next: Arc::new(AtomicUsize::new(0)) };
+        self.update(name, |_| entry);
     }
 
     /// Makes `name` a CNAME for `target` (replacing all of its records).
@@ -267,6 +277,14 @@ impl State {
                         break;
                     }
                     current = target.clone();
+                }
+                Some(Entry::Rotating { a, per_answer, next }) => {
+                    if matches!(query_type, RecordType::A | RecordType::ANY) && !a.is_empty() {
+                        let start = next.fetch_add(1, Ordering::SeqCst);
+                        let picked = (0..(*per_answer).min(a.len())).map(|i| a[(start + i) % a.len()]);
+                        answers.extend(picked.map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(ip)))));
+                    }
+                    return Answer { code: ResponseCode::NoError, records: answers, respond: true };
                 }
                 Some(Entry::Addresses { a, aaaa }) => {
                     if matches!(query_type, RecordType::A | RecordType::ANY) {

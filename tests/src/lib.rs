@@ -23,7 +23,8 @@
 //!   records every request and can answer 503 before 200; [`CfnRequest`]
 //!   builds the custom-resource request events.
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
-//!   subscription delivers (moto never publishes RDS events).
+//!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
+//!   sends (moto never publishes RDS events).
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -62,6 +63,7 @@ mod aws;
 mod cfn;
 mod deadline_proxy;
 mod dns;
+mod eventbridge;
 mod http;
 mod lambda;
 mod moto;
@@ -76,6 +78,7 @@ pub use aws::{
 };
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use dns::DnsServer;
+pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator};
 pub use moto::Moto;

@@ -7,7 +7,8 @@ Run it with the Python of the virtual environment that holds moto:
 
 It serves moto's whole API on that address and logs its port the way
 `moto_server` does (` * Running on http://127.0.0.1:PORT`). What it changes
-in moto is in `target_health.py` and `proxy_endpoints.py`; the knobs tests
+in moto is in `target_health.py`, `proxy_endpoints.py` and `blue_green.py`
+(a cluster switchover renames the member instances as RDS does); the knobs tests
 turn (how long a new target stays `initial`, which addresses fail health
 checks) are set through the control endpoint in `control.py`, under
 `/elb-standin/`. `POST /moto-api/reset` also resets those knobs.
@@ -20,6 +21,7 @@ import sys
 
 from werkzeug.serving import run_simple
 
+import blue_green
 import control
 import proxy_endpoints
 import target_health
@@ -40,6 +42,7 @@ def main(argv):
 
     target_health.install()
     proxy_endpoints.install()
+    blue_green.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.with_control_endpoint(moto_app)
 

@@ -1,16 +1,18 @@
-//! `sync-on-failover`: subscribed to the SNS topic an RDS event subscription
-//! publishes to. Syncs the target groups that follow the event's cluster,
-//! instance or proxy at once, re-checks until the change is applied, and fails
-//! the invocation if any of them could not be synced.
+//! `sync-on-failover`: RDS events, delivered by an RDS event subscription
+//! through SNS or by EventBridge (`source: aws.rds`). Syncs the target groups
+//! that follow the event's cluster, instance, proxy or Blue/Green deployment at
+//! once, re-checks until the change is applied, and fails the invocation if
+//! any of them could not be synced.
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sns::SnsEvent;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use nlb_target_sync::clock::lambda_deadline;
 use nlb_target_sync::config::{engine_from_env, watch_from_env};
+use nlb_target_sync::events::records_of;
 use nlb_target_sync::report::batch_answer;
 use nlb_target_sync::telemetry;
+use serde_json::Value;
 use tokio::time::Instant;
 
 /// Time kept back from the Lambda deadline to finish and report.
@@ -22,11 +24,11 @@ async fn main() -> Result<(), Error> {
     let engine = engine_from_env().await?;
     let (watch, recheck) = watch_from_env()?;
     let engine = &engine;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let latest = lambda_deadline(&event.context).checked_sub(DEADLINE_MARGIN).unwrap_or_else(Instant::now);
         let deadline = (Instant::now() + watch).min(latest);
-        let messages: Vec<String> = event.payload.records.into_iter().map(|r| r.sns.message).collect();
-        let batch = engine.follow_events(&messages, recheck, deadline).await.into_result().map_err(Diagnostic::from)?;
+        let records = records_of(&event.payload);
+        let batch = engine.follow_events(&records, recheck, deadline).await.into_result().map_err(Diagnostic::from)?;
         Ok::<_, Diagnostic>(batch_answer(&batch.records, batch.watch.as_ref().map_or(0, |w| w.runs), batch.last_run()))
     }))
     .await

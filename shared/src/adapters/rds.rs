@@ -4,7 +4,9 @@ use aws_sdk_rds as rds;
 use rds::error::{ProvideErrorMetadata, SdkError};
 
 use super::sdk::api_failure;
-use crate::ports::{ClusterMember, Endpoint, RdsDirectory, RdsError};
+use crate::ports::{
+    BlueGreenDeployment, ClusterMember, Endpoint, GlobalRole, RdsDirectory, RdsError, SwitchoverMember,
+};
 
 /// The RDS API through the AWS SDK.
 pub struct RdsApi {
@@ -19,6 +21,18 @@ impl RdsApi {
     #[cfg(test)]
     pub(crate) fn with_client(client: rds::Client) -> Self {
         RdsApi { client }
+    }
+
+    async fn cluster(&self, cluster_id: &str) -> Result<rds::types::DbCluster, RdsError> {
+        let out = self.client.describe_db_clusters().db_cluster_identifier(cluster_id).send().await.map_err(|e| {
+            rds_error("DescribeDBClusters", cluster_id, e, |s| {
+                s.is_db_cluster_not_found_fault().then(|| ("DB cluster", cluster_id.to_string()))
+            })
+        })?;
+        out.db_clusters()
+            .first()
+            .cloned()
+            .ok_or_else(|| RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() })
     }
 }
 
@@ -45,14 +59,9 @@ fn status_text(status: Option<&str>) -> String {
 
 impl RdsDirectory for RdsApi {
     async fn cluster_members(&self, cluster_id: &str) -> Result<Vec<ClusterMember>, RdsError> {
-        let not_found = || RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() };
-        let out = self.client.describe_db_clusters().db_cluster_identifier(cluster_id).send().await.map_err(|e| {
-            rds_error("DescribeDBClusters", cluster_id, e, |s| {
-                s.is_db_cluster_not_found_fault().then(|| ("DB cluster", cluster_id.to_string()))
-            })
-        })?;
-        let cluster = out.db_clusters().first().ok_or_else(not_found)?;
-        Ok(cluster
+        Ok(self
+            .cluster(cluster_id)
+            .await?
             .db_cluster_members()
             .iter()
             .filter_map(|m| {
@@ -121,6 +130,62 @@ impl RdsDirectory for RdsApi {
             address: found.endpoint().map(str::to_string),
             status: status_text(found.status().map(|s| s.as_str())),
             cluster: None,
+        })
+    }
+
+    async fn blue_green_deployment(&self, id: &str) -> Result<BlueGreenDeployment, RdsError> {
+        let missing = || ("Blue/Green deployment", id.to_string());
+        let out =
+            self.client.describe_blue_green_deployments().blue_green_deployment_identifier(id).send().await.map_err(
+                |e| {
+                    rds_error("DescribeBlueGreenDeployments", id, e, |s| {
+                        s.is_blue_green_deployment_not_found_fault().then(missing)
+                    })
+                },
+            )?;
+        let found = out
+            .blue_green_deployments()
+            .first()
+            .ok_or_else(|| RdsError::NotFound { kind: "Blue/Green deployment", id: id.into() })?;
+        Ok(BlueGreenDeployment {
+            id: found.blue_green_deployment_identifier().unwrap_or(id).to_string(),
+            status: found.status().unwrap_or("unknown").to_string(),
+            source: found.source().map(str::to_string),
+            target: found.target().map(str::to_string),
+            members: found
+                .switchover_details()
+                .iter()
+                .map(|d| SwitchoverMember {
+                    source: d.source_member().map(str::to_string),
+                    target: d.target_member().map(str::to_string),
+                })
+                .collect(),
+        })
+    }
+
+    async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
+        let cluster = self.cluster(cluster_id).await?;
+        let Some(global) = cluster.global_cluster_identifier().filter(|g| !g.is_empty()) else {
+            return Ok(GlobalRole::NotGlobal);
+        };
+        let arn = cluster.db_cluster_arn().unwrap_or_default();
+        let out =
+            self.client.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| {
+                rds_error("DescribeGlobalClusters", global, e, |s| {
+                    s.is_global_cluster_not_found_fault().then(|| ("global database", global.to_string()))
+                })
+            })?;
+        let writer = out
+            .global_clusters()
+            .iter()
+            .flat_map(|g| g.global_cluster_members())
+            .find(|m| m.db_cluster_arn() == Some(arn))
+            .and_then(|m| m.is_writer());
+        Ok(match writer {
+            Some(true) => GlobalRole::Primary,
+            Some(false) => GlobalRole::Secondary { global_cluster: global.to_string() },
+            // Not (or no longer) listed as a member: treat as a regional cluster.
+            None => GlobalRole::NotGlobal,
         })
     }
 }
