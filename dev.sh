@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Developer entry point.
-#   ./dev.sh demo   start moto + a loopback DNS server, build a VPC, an NLB with a
-#                   tagged target group, an Aurora cluster and an RDS Proxy, run the
-#                   scheduled sync, fail the cluster over, sync again (nothing leaves
-#                   this machine)
+#   ./dev.sh demo   start the AWS stand-in (moto, extended) + a loopback DNS server,
+#                   build a VPC, an NLB with a tagged target group, an Aurora
+#                   cluster and an RDS Proxy, run the scheduled sync, fail the
+#                   cluster over, sync again (nothing leaves this machine)
 #   ./dev.sh test   every test: unit, integration (real binaries under the Lambda
-#                   runtime emulator, against moto and a loopback DNS server)
+#                   runtime emulator, against the AWS stand-in and loopback DNS)
 #   ./dev.sh setup  only install the Python tools into .venv
 #   ./dev.sh lint   cargo fmt --check, clippy -D warnings, cfn-lint
 # Needs Rust (the toolchain in rust-toolchain.toml) and Python 3 with venv.
@@ -25,7 +25,8 @@ setup() {
     .venv/bin/pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
     echo "${PY_PACKAGES[*]}" > "$stamp"
   fi
-  # Tests and the demo find moto_server and cargo-lambda here.
+  # Tests and the demo find cargo-lambda here, and the stand-in's Python
+  # (with moto) in .venv.
   export PATH="$PWD/.venv/bin:$PATH"
 }
 

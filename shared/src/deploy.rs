@@ -9,7 +9,6 @@
 //!   A missing target group, or an id left by a failed Create, is a success.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -23,7 +22,8 @@ use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
 use crate::report::Trigger;
 use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, parse_sources};
 use crate::sync::{GroupOutcome, RunError, Selection, SyncEngine};
-use crate::target::{Target, TargetHealth};
+pub use crate::target::PendingTarget;
+use crate::target::{Target, TargetHealth, not_healthy};
 use crate::telemetry::emit_run;
 
 /// Longest tag value ELB accepts.
@@ -97,23 +97,6 @@ pub struct Deployed {
     pub physical_id: String,
     /// Wanted targets now registered.
     pub targets: Vec<Target>,
-}
-
-/// A wanted target that is not healthy, for [`DeployError::Unhealthy`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingTarget {
-    pub target: Target,
-    /// `None`: not registered (any more).
-    pub health: Option<TargetHealth>,
-}
-
-impl fmt::Display for PendingTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.health {
-            Some(health) => write!(f, "{} {}", self.target, health.label()),
-            None => write!(f, "{} not registered", self.target),
-        }
-    }
 }
 
 fn join<T: ToString>(items: &[T], separator: &str) -> String {
@@ -209,13 +192,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let started = Instant::now();
         loop {
             let state = self.target_health(arn).await?;
-            let pending: Vec<PendingTarget> = wanted
-                .iter()
-                .filter_map(|t| match state.targets.get(t) {
-                    Some(TargetHealth::Healthy) => None,
-                    health => Some(PendingTarget { target: *t, health: health.cloned() }),
-                })
-                .collect();
+            let pending = not_healthy(wanted, &state);
             if pending.is_empty() {
                 return Ok(());
             }

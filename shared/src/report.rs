@@ -41,6 +41,15 @@ pub struct HeldBackEntry {
     pub reason: String,
 }
 
+/// A wanted target that was not healthy, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotHealthyEntry {
+    pub target: String,
+    /// ELB's state when the run read it (`initial`, `unhealthy`, `draining`...);
+    /// `null` when the target was not registered then.
+    pub state: Option<String>,
+}
+
 /// What a run did to one target group, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +64,8 @@ pub struct TargetGroupReport {
     /// Deregistered because the RDS API says the instance lost its role.
     pub deregistered_role_changed: Vec<String>,
     pub held_back: Vec<HeldBackEntry>,
+    /// Wanted targets not healthy when the run read the group, before its changes.
+    pub not_healthy: Vec<NotHealthyEntry>,
     pub error: Option<String>,
     pub duration_ms: u64,
 }
@@ -79,6 +90,14 @@ impl From<&GroupOutcome> for TargetGroupReport {
                 .held_back()
                 .iter()
                 .map(|h| HeldBackEntry { target: h.target.to_string(), action: h.action, reason: h.reason.to_string() })
+                .collect(),
+            not_healthy: group
+                .not_healthy
+                .iter()
+                .map(|p| NotHealthyEntry {
+                    target: p.target.to_string(),
+                    state: p.health.as_ref().map(|h| h.label().to_string()),
+                })
                 .collect(),
             error: group.error.as_ref().map(ToString::to_string),
             duration_ms: u64::try_from(group.duration.as_millis()).unwrap_or(u64::MAX),
@@ -149,6 +168,7 @@ pub fn decision_line(group: &GroupOutcome, trigger: Trigger, dry_run: bool) -> V
         "deregistered": report.deregistered,
         "deregisteredRoleChanged": report.deregistered_role_changed,
         "heldBack": report.held_back,
+        "notHealthy": report.not_healthy,
         "error": report.error,
     })
 }
@@ -263,6 +283,7 @@ pub fn batch_answer(records: &[RecordOutcome], runs: usize, last_run: Option<&Ru
 mod tests {
     use super::*;
     use crate::plan::{HeldBack, HoldReason, Plan};
+    use crate::target::{PendingTarget, TargetHealth};
     use std::time::Duration;
 
     fn target(text: &str) -> Target {
@@ -288,6 +309,10 @@ mod tests {
             sources: vec!["rds-proxy:p".parse().unwrap()],
             registered: plan.register.clone(),
             deregistered: vec![(target("10.0.0.7:5432"), DeregisterReason::RoleChanged)],
+            not_healthy: vec![
+                PendingTarget { target: target("10.0.0.1:5432"), health: None },
+                PendingTarget { target: target("10.0.0.2:5432"), health: Some(TargetHealth::Initial) },
+            ],
             plan: Some(plan),
             error: Some(crate::sync::SyncError::NoPort { target_group: "db".into() }),
             duration: Duration::from_millis(12),
@@ -312,6 +337,10 @@ mod tests {
         assert_eq!(line["deregisteredRoleChanged"], json!(["10.0.0.7:5432"]));
         assert_eq!(line["heldBack"][0]["action"], "deregister");
         assert!(line["heldBack"][0]["reason"].as_str().unwrap().contains("no wanted target is healthy yet"));
+        assert_eq!(
+            line["notHealthy"],
+            json!([{"target": "10.0.0.1:5432", "state": null}, {"target": "10.0.0.2:5432", "state": "initial"}])
+        );
         assert!(line["error"].as_str().unwrap().contains("has no port"));
         assert_eq!(line["TargetGroup"], "db");
     }

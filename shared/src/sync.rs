@@ -31,7 +31,9 @@ use crate::ports::{BlueGreenDeployment, DnsLookup, ElbError, LookupError, RdsDir
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
 use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
-use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState};
+use crate::target::{
+    AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
+};
 
 /// Which target groups a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +154,10 @@ pub struct GroupOutcome {
     pub registered: Vec<Target>,
     /// Deregistered in this run, and why (in a dry run: what would have been).
     pub deregistered: Vec<(Target, DeregisterReason)>,
+    /// Wanted targets that are not healthy after this run: as this run read
+    /// them before its changes (`None`: not registered), and `initial` for
+    /// the ones it registered, as ELB starts every new registration.
+    pub not_healthy: Vec<PendingTarget>,
     pub error: Option<SyncError>,
     pub duration: Duration,
 }
@@ -165,6 +171,7 @@ impl GroupOutcome {
             plan: None,
             registered: Vec::new(),
             deregistered: Vec::new(),
+            not_healthy: Vec::new(),
             error: None,
             duration: Duration::ZERO,
         }
@@ -448,6 +455,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
         };
         let plan = outcome.plan.insert(plan_with_absence(&answers, port, &current, Some(&absence)));
+        outcome.not_healthy = not_healthy(&plan.desired, &current);
 
         if self.options.dry_run {
             outcome.registered = plan.register.clone();
@@ -463,6 +471,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 // Nothing is deregistered when registering failed (no empty window).
                 self.target_groups.register(&info.arn, &plan.register).await.map_err(elb)?;
                 outcome.registered = plan.register.clone();
+                for pending in outcome.not_healthy.iter_mut().filter(|p| plan.register.contains(&p.target)) {
+                    pending.health = Some(TargetHealth::Initial);
+                }
             }
             if !plan.deregister.is_empty() {
                 let targets: Vec<Target> = plan.deregister.iter().map(|(t, _)| *t).collect();
@@ -642,6 +653,33 @@ mod tests {
             report.groups[0].deregistered,
             vec![(Target { ip: "10.0.1.1".parse().unwrap(), port: 5432 }, DeregisterReason::RoleChanged)]
         );
+    }
+
+    #[tokio::test]
+    async fn the_outcome_names_wanted_targets_that_are_not_healthy() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("rds-proxy:px"));
+        *e.target_groups.register_health.lock().unwrap() = TargetHealth::Unhealthy;
+        let first = e.run(&Selection::AllManaged).await;
+        let pending: Vec<String> = first.groups[0].not_healthy.iter().map(ToString::to_string).collect();
+        assert_eq!(pending, ["10.0.1.9:5432 initial", "10.0.2.9:5432 initial"], "just registered");
+        let dry = engine(true);
+        dry.target_groups.group("a", Some("rds-proxy:px"));
+        let planned = dry.run(&Selection::AllManaged).await;
+        assert!(planned.groups[0].not_healthy.iter().all(|p| p.health.is_none()), "a dry run registered nothing");
+
+        let second = e.run(&Selection::AllManaged).await;
+        let pending: Vec<String> = second.groups[0].not_healthy.iter().map(ToString::to_string).collect();
+        assert_eq!(pending, ["10.0.1.9:5432 unhealthy", "10.0.2.9:5432 unhealthy"], "as read");
+        e.target_groups
+            .targets
+            .lock()
+            .unwrap()
+            .get_mut(&a)
+            .unwrap()
+            .values_mut()
+            .for_each(|h| *h = TargetHealth::Healthy);
+        assert!(e.run(&Selection::AllManaged).await.groups[0].not_healthy.is_empty());
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! Targets and what the target group says about them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -117,6 +117,34 @@ pub struct HealthDetail {
     pub description: Option<String>,
 }
 
+/// A wanted target that is not healthy, and what the target group said of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTarget {
+    pub target: Target,
+    /// `None`: not registered (any more).
+    pub health: Option<TargetHealth>,
+}
+
+impl fmt::Display for PendingTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.health {
+            Some(health) => write!(f, "{} {}", self.target, health.label()),
+            None => write!(f, "{} not registered", self.target),
+        }
+    }
+}
+
+/// The targets of `wanted` that `state` does not list as healthy, in order.
+pub fn not_healthy(wanted: &BTreeSet<Target>, state: &TargetGroupState) -> Vec<PendingTarget> {
+    wanted
+        .iter()
+        .filter_map(|t| match state.targets.get(t) {
+            Some(TargetHealth::Healthy) => None,
+            health => Some(PendingTarget { target: *t, health: health.cloned() }),
+        })
+        .collect()
+}
+
 /// A target group found in the account, with what sync needs to know about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetGroupInfo {
@@ -195,6 +223,20 @@ mod tests {
         for state in ["initial", "healthy", "unhealthy", "draining", "unused", "unavailable", "weird"] {
             assert_eq!(TargetHealth::from_api(state).label(), state);
         }
+    }
+
+    #[test]
+    fn not_healthy_lists_wanted_targets_in_any_other_state() {
+        let t = |s: &str| Target { ip: s.parse().unwrap(), port: 5432 };
+        let state = TargetGroupState::new([
+            (t("10.0.0.1"), TargetHealth::Healthy),
+            (t("10.0.0.2"), TargetHealth::Initial),
+            (t("10.0.0.3"), TargetHealth::Draining),
+            (t("10.0.0.9"), TargetHealth::Unhealthy),
+        ]);
+        let wanted = [t("10.0.0.1"), t("10.0.0.2"), t("10.0.0.3"), t("10.0.0.4")].into();
+        let pending: Vec<String> = not_healthy(&wanted, &state).iter().map(ToString::to_string).collect();
+        assert_eq!(pending, ["10.0.0.2:5432 initial", "10.0.0.3:5432 draining", "10.0.0.4:5432 not registered"]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Fixtures in moto: EC2 networks (raw query API), ELBv2 and RDS (SDK).
+//! Fixtures in the AWS stand-in: EC2 networks (raw query API), ELBv2 and RDS
+//! (SDK).
 //!
 //! Every helper panics with the API error when a call fails: they are test
 //! set-up and inspection steps, not code under test.
@@ -12,9 +13,9 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_sdk_rds as rds;
 use elbv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetDescription,
-    TargetGroupIpAddressTypeEnum, TargetTypeEnum,
+    TargetGroupAttribute, TargetGroupIpAddressTypeEnum, TargetTypeEnum,
 };
-use rds::types::{AuthScheme, EngineFamily, IamAuthMode, UserAuthConfig};
+use rds::types::{AuthScheme, DbProxyEndpointTargetRole, EngineFamily, IamAuthMode, UserAuthConfig};
 use serde_json::{Value, json};
 
 use crate::moto::{ACCESS_KEY_ID, REGION};
@@ -53,6 +54,20 @@ pub struct TargetGroup {
     pub arn: String,
     /// Its name.
     pub name: String,
+}
+
+/// One target as DescribeTargetHealth reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetState {
+    /// `ip:port` (`[ipv6]:port` for IPv6).
+    pub target: String,
+    /// ELB's state: `initial`, `healthy`, `unhealthy`, `draining`, ...
+    pub state: String,
+    /// ELB's reason code, e.g. `Elb.RegistrationInProgress`; none when healthy.
+    pub reason: Option<String>,
+    /// The AvailabilityZone: `all` for an address outside the VPC registered
+    /// so, else the zone of the subnet holding the address.
+    pub zone: Option<String>,
 }
 
 /// An Aurora PostgreSQL cluster created by [`Aws::create_aurora_cluster`].
@@ -179,7 +194,8 @@ impl Aws {
         out.load_balancers()[0].load_balancer_arn().expect("load balancer ARN").to_owned()
     }
 
-    /// Creates a TCP `ip` target group on port 5432 in `vpc_id`.
+    /// Creates a TCP `ip` target group on port 5432 in `vpc_id`, with a
+    /// deregistration delay of 0 s (see [`Aws::set_deregistration_delay`]).
     pub async fn create_ip_target_group(&self, name: &str, vpc_id: &str, family: IpFamily) -> TargetGroup {
         let ip_type = match family {
             IpFamily::V4 => TargetGroupIpAddressTypeEnum::Ipv4,
@@ -198,10 +214,31 @@ impl Aws {
             .await
             .unwrap_or_else(|e| panic!("CreateTargetGroup {name}: {e:?}"));
         let tg = &out.target_groups()[0];
-        TargetGroup {
+        let tg = TargetGroup {
             arn: tg.target_group_arn().expect("target group ARN").to_owned(),
             name: tg.target_group_name().expect("target group name").to_owned(),
-        }
+        };
+        self.set_deregistration_delay(&tg.arn, Duration::ZERO).await;
+        tg
+    }
+
+    /// Sets the target group's `deregistration_delay.timeout_seconds`: how
+    /// long a deregistered target stays `draining` in the stand-in. The
+    /// fixtures start at 0 (gone at once; ELB's default is 300 s), so only
+    /// tests about draining see it.
+    pub async fn set_deregistration_delay(&self, target_group_arn: &str, delay: Duration) {
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(target_group_arn)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value(delay.as_secs().to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ModifyTargetGroupAttributes {target_group_arn} {delay:?}: {e:?}"));
     }
 
     /// Adds a TCP listener on `port` to the load balancer, forwarding to the
@@ -254,20 +291,36 @@ impl Aws {
 
     /// Registers targets directly (to seed state). Each target is `ip`,
     /// `ip:port` or `[ipv6]:port`; without a port the target group's port
-    /// applies.
+    /// applies. Like ELB, the stand-in refuses addresses outside the VPC
+    /// here: seed those with [`Aws::register_targets_outside_vpc`].
     pub async fn register_targets(&self, target_group_arn: &str, targets: &[&str]) {
+        self.register_in_zone(target_group_arn, targets, None).await;
+    }
+
+    /// [`Aws::register_targets`] with `AvailabilityZone=all`, as addresses
+    /// outside the target group's VPC must be registered.
+    pub async fn register_targets_outside_vpc(&self, target_group_arn: &str, targets: &[&str]) {
+        self.register_in_zone(target_group_arn, targets, Some("all")).await;
+    }
+
+    async fn register_in_zone(&self, target_group_arn: &str, targets: &[&str], zone: Option<&str>) {
         self.elb
             .register_targets()
             .target_group_arn(target_group_arn)
-            .set_targets(Some(targets.iter().map(|t| target_description(t)).collect()))
+            .set_targets(Some(targets.iter().map(|t| target_description(t, zone)).collect()))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("RegisterTargets {target_group_arn} {targets:?}: {e:?}"));
+            .unwrap_or_else(|e| panic!("RegisterTargets {target_group_arn} {targets:?} (zone {zone:?}): {e:?}"));
     }
 
-    /// The registered targets of a target group (every state), as sorted
-    /// `ip:port` strings (`[ipv6]:port` for IPv6).
+    /// The registered targets of a target group (every state, `draining`
+    /// included), as sorted `ip:port` strings (`[ipv6]:port` for IPv6).
     pub async fn registered_targets(&self, target_group_arn: &str) -> Vec<String> {
+        self.target_states(target_group_arn).await.into_iter().map(|t| t.target).collect()
+    }
+
+    /// What DescribeTargetHealth says of every target, sorted by target.
+    pub async fn target_states(&self, target_group_arn: &str) -> Vec<TargetState> {
         let out = self
             .elb
             .describe_target_health()
@@ -275,21 +328,34 @@ impl Aws {
             .send()
             .await
             .unwrap_or_else(|e| panic!("DescribeTargetHealth {target_group_arn}: {e:?}"));
-        let mut targets: Vec<String> = out
+        let mut states: Vec<TargetState> = out
             .target_health_descriptions()
             .iter()
-            .filter_map(|d| d.target())
-            .map(|t| {
+            .filter_map(|d| {
+                let t = d.target()?;
                 let id = t.id().unwrap_or_default();
-                match (id.parse::<IpAddr>(), t.port()) {
+                let target = match (id.parse::<IpAddr>(), t.port()) {
                     (Ok(ip), Some(port)) => SocketAddr::new(ip, port as u16).to_string(),
                     (_, Some(port)) => format!("{id}:{port}"),
                     (_, None) => id.to_owned(),
-                }
+                };
+                let health = d.target_health();
+                Some(TargetState {
+                    target,
+                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    zone: t.availability_zone().map(str::to_owned),
+                })
             })
             .collect();
-        targets.sort();
-        targets
+        states.sort_by(|a, b| a.target.cmp(&b.target));
+        states
+    }
+
+    /// The state of one target (`initial`, `healthy`, `draining`, ...), `None`
+    /// when the target group does not list it.
+    pub async fn state_of(&self, target_group_arn: &str, target: &str) -> Option<String> {
+        self.target_states(target_group_arn).await.into_iter().find(|t| t.target == target).map(|t| t.state)
     }
 
     // ----- RDS -----
@@ -497,6 +563,33 @@ impl Aws {
             .unwrap_or_else(|e| panic!("CreateDBProxy {name}: {e:?}"));
         out.db_proxy().and_then(|p| p.endpoint()).unwrap_or_else(|| panic!("no Endpoint for proxy {name}")).to_owned()
     }
+
+    /// Creates a custom endpoint `name` of the proxy `proxy` in the given
+    /// subnets (read-write, or read-only when `read_only`) and returns its
+    /// `Endpoint`, `<name>.endpoint.proxy-<random>.<region>.rds.amazonaws.com`.
+    pub async fn create_db_proxy_endpoint(
+        &self,
+        proxy: &str,
+        name: &str,
+        subnet_ids: &[String],
+        read_only: bool,
+    ) -> String {
+        let role = if read_only { DbProxyEndpointTargetRole::ReadOnly } else { DbProxyEndpointTargetRole::ReadWrite };
+        let out = self
+            .rds
+            .create_db_proxy_endpoint()
+            .db_proxy_name(proxy)
+            .db_proxy_endpoint_name(name)
+            .set_vpc_subnet_ids(Some(subnet_ids.to_vec()))
+            .target_role(role)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateDBProxyEndpoint {proxy}:{name}: {e:?}"));
+        out.db_proxy_endpoint()
+            .and_then(|e| e.endpoint())
+            .unwrap_or_else(|| panic!("no Endpoint for proxy endpoint {proxy}:{name}"))
+            .to_owned()
+    }
 }
 
 /// The EventBridge "Scheduled Event" envelope that a SAM `Schedule` event
@@ -515,8 +608,8 @@ pub fn scheduled_event() -> Value {
     })
 }
 
-fn target_description(target: &str) -> TargetDescription {
-    let builder = TargetDescription::builder();
+fn target_description(target: &str, zone: Option<&str>) -> TargetDescription {
+    let builder = TargetDescription::builder().set_availability_zone(zone.map(str::to_owned));
     if let Ok(addr) = target.parse::<SocketAddr>() {
         builder.id(addr.ip().to_string()).port(addr.port().into()).build()
     } else {
@@ -584,7 +677,8 @@ mod tests {
         assert!(aws.registered_targets(&tg.arn).await.is_empty());
         aws.register_targets(&tg.arn, &["10.3.1.20:5432", "10.3.1.10"]).await;
         assert_eq!(aws.registered_targets(&tg.arn).await, vec!["10.3.1.10:5432", "10.3.1.20:5432"]);
-        aws.register_targets(&tg6.arn, &["[fd00::5]:5432"]).await;
+        // The sandbox VPC has no IPv6 block, so every IPv6 address is outside it.
+        aws.register_targets_outside_vpc(&tg6.arn, &["[fd00::5]:5432"]).await;
         assert_eq!(aws.registered_targets(&tg6.arn).await, vec!["[fd00::5]:5432"]);
 
         let cluster = aws.create_aurora_cluster("aurora-fx", 2).await;

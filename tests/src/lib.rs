@@ -4,10 +4,16 @@
 //! separate processes and check what they did to a fake AWS account. Every
 //! piece runs on the loopback interface:
 //!
-//! * [`Moto`] starts `moto_server` (the moto project's AWS API emulator) on a
-//!   free port. [`Aws`] holds SDK clients pointed at it plus fixture helpers:
-//!   VPCs and subnets (through the EC2 query API, without `aws-sdk-ec2`),
-//!   NLBs, `ip` target groups, Aurora clusters, RDS instances, RDS Proxies.
+//! * [`Moto`] starts the AWS stand-in on a free port: moto's server (the moto
+//!   project's AWS API emulator) extended in `tests/standin/` with what ELB
+//!   does and moto does not: target health (`initial`, `healthy`,
+//!   `unhealthy`), `draining` for the deregistration delay, one address on
+//!   several ports, the outside-the-VPC check, and RDS Proxy custom
+//!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
+//!   `initial`, which addresses are unreachable). [`Aws`] holds SDK clients
+//!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
+//!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
+//!   clusters, RDS instances, RDS Proxies and their custom endpoints.
 //! * [`DnsServer`] is a real DNS server (UDP and TCP) inside the test process,
 //!   built on `hickory-server`, whose records the test changes at any time and
 //!   which can be told to stop answering or to answer SERVFAIL.
@@ -28,8 +34,9 @@
 //! # Requirements
 //!
 //! * A Python virtual environment at `<workspace>/.venv` with `moto[server]`
-//!   and `cargo-lambda` installed (or the `MOTO_SERVER` / `CARGO_LAMBDA`
-//!   environment variables naming the executables, or both on `PATH`).
+//!   and `cargo-lambda` installed (`./dev.sh setup`), or the `STANDIN_PYTHON`
+//!   (a Python with moto) / `CARGO_LAMBDA` environment variables naming the
+//!   executables, or `python3` and `cargo-lambda` on `PATH`.
 //! * The function binaries: [`LambdaEmulator::start`] builds them with
 //!   `cargo build --workspace --bin <name>` once per test process (a no-op when
 //!   they are up to date, see [`build_binary`]). Set
@@ -66,9 +73,12 @@ mod moto;
 mod process;
 mod sandbox;
 mod sns;
+mod standin;
 mod workspace;
 
-pub use aws::{AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, scheduled_event};
+pub use aws::{
+    AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, scheduled_event,
+};
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
@@ -79,4 +89,5 @@ pub use moto::Moto;
 pub use process::echo_child_output;
 pub use sandbox::{Sandbox, VPC_CIDR};
 pub use sns::{RdsNotification, SUBSCRIPTION_CONFIRMATION, event_time, now_ms, rds_event, sns_event};
+pub use standin::{HealthCheckSettings, HealthChecks};
 pub use workspace::{build_binary, find_binary, workspace_root};

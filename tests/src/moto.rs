@@ -1,4 +1,6 @@
-//! `moto_server`: the AWS API emulator of the moto project, one per test.
+//! The AWS stand-in, one per test: moto's server (the moto project's AWS API
+//! emulator) extended with what ELB and RDS do that moto does not
+//! (`tests/standin/`, see [`crate::HealthChecks`]).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -8,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::config::Credentials;
 
 use crate::aws::Aws;
 use crate::process::CapturedChild;
-use crate::workspace::tool;
+use crate::workspace::{tool, workspace_root};
 
 /// The region every fixture and every function under test uses.
 pub(crate) const REGION: &str = "us-east-1";
@@ -16,17 +18,23 @@ pub(crate) const REGION: &str = "us-east-1";
 pub(crate) const ACCESS_KEY_ID: &str = "testing";
 pub(crate) const SECRET_ACCESS_KEY: &str = "testing";
 
-/// How long to wait for `moto_server` to come up. Python startup is slow on a
+/// How long to wait for the stand-in to come up. Python startup is slow on a
 /// busy two-core machine with several tests starting servers at once.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A running `moto_server -H 127.0.0.1 -p 0` (a fresh, empty AWS account),
-/// killed when dropped.
+/// The stand-in's program, relative to the workspace root.
+const STANDIN_SCRIPT: &str = "tests/standin/elb_standin.py";
+
+/// A running AWS stand-in (a fresh, empty AWS account), killed when dropped:
+/// `python tests/standin/elb_standin.py -H 127.0.0.1 -p 0`, which is moto's
+/// server with ELB target health, draining, availability-zone checks and RDS
+/// Proxy custom endpoints added (`tests/standin/README.md`).
 ///
-/// The executable is `$MOTO_SERVER` if set, else `<workspace>/.venv/bin/moto_server`,
-/// else `moto_server` from `PATH`. The server picks a free port itself and
-/// logs it (`Running on http://127.0.0.1:<port>`); [`Moto::start`] reads it
-/// from there, so any number of servers can run side by side.
+/// The Python is `$STANDIN_PYTHON` if set, else `<workspace>/.venv/bin/python`
+/// (where `./dev.sh setup` installs the pinned moto), else `python3` from
+/// `PATH`. The server picks a free port itself and logs it (`Running on
+/// http://127.0.0.1:<port>`); [`Moto::start`] reads it from there, so any
+/// number of servers can run side by side.
 pub struct Moto {
     port: u16,
     process: CapturedChild,
@@ -40,11 +48,12 @@ impl Moto {
     /// If the executable cannot be started, exits, or does not report its
     /// port within 90 seconds.
     pub async fn start() -> Moto {
-        let exe = tool("MOTO_SERVER", "moto_server");
+        let exe = python();
         let mut command = Command::new(&exe);
-        command.args(["-H", "127.0.0.1", "-p", "0"]);
-        let mut process = CapturedChild::spawn(command, "moto")
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (is the venv installed?)", exe.display()));
+        command.arg(workspace_root().join(STANDIN_SCRIPT)).args(["-H", "127.0.0.1", "-p", "0"]);
+        let mut process = CapturedChild::spawn(command, "moto").unwrap_or_else(|e| {
+            panic!("cannot start {} {STANDIN_SCRIPT}: {e} (is the venv installed? ./dev.sh setup)", exe.display())
+        });
         let started = Instant::now();
         let port = loop {
             if let Some(port) = process.lines().iter().find_map(|line| parse_port(line)) {
@@ -123,7 +132,8 @@ impl Moto {
         .collect()
     }
 
-    /// Wipes all state of the server (`POST /moto-api/reset`).
+    /// Wipes all state of the server (`POST /moto-api/reset`), the
+    /// stand-in's health-check settings included.
     pub async fn reset(&self) {
         let url = format!("{}/moto-api/reset", self.endpoint());
         let response =
@@ -135,6 +145,14 @@ impl Moto {
     pub fn pid(&self) -> u32 {
         self.process.id()
     }
+}
+
+/// The Python that runs the stand-in: `$STANDIN_PYTHON`, else the venv's, else
+/// `python3` from `PATH`.
+fn python() -> std::path::PathBuf {
+    let found = tool("STANDIN_PYTHON", "python");
+    // `tool` falls back to the bare name; outside a venv that is `python3`.
+    if found.as_os_str() == "python" { "python3".into() } else { found }
 }
 
 /// Extracts the port from werkzeug's ` * Running on http://127.0.0.1:PORT`.

@@ -36,7 +36,11 @@ where
 
 /// ELB's ValidationError for an address outside the target group's VPC that
 /// was registered without `AvailabilityZone=all`. ELB has no dedicated code for
-/// it, so its documented wording is the only signal.
+/// it and AWS's documentation does not quote the message, so the wording ELB
+/// answers with is the only signal. Two wordings are known from ELB's answers:
+/// "The Availability Zone is required for IP address '<ip>' because it is not
+/// in the VPC" and "You must specify a valid Availability Zone or select 'all'
+/// ..., since the IP address '<ip>' is outside the VPC".
 fn is_outside_vpc(error: &ElbError) -> bool {
     let message = error.failure.message.as_str();
     error.failure.code.as_deref() == Some("ValidationError")
@@ -358,6 +362,23 @@ mod tests {
         let calls: Vec<_> = canned.asked("RegisterTargets").iter().map(targets_in).collect();
         assert_eq!(calls.len(), 4, "{calls:?}");
         assert_eq!(calls[3], vec![("172.31.9.9".to_string(), Some("all".to_string()))]);
+    }
+
+    #[test]
+    fn both_known_wordings_of_the_outside_the_vpc_error_are_recognised() {
+        let error = |code: &str, message: &str| ElbError {
+            operation: "RegisterTargets",
+            resource: "arn:tg".into(),
+            failure: crate::ports::ApiFailure { code: Some(code.into()), ..crate::ports::ApiFailure::message(message) },
+        };
+        let other = "You must specify a valid Availability Zone or select 'all' for all enabled Availability zones, \
+                     since the IP address '172.31.9.9' is outside the VPC";
+        assert!(is_outside_vpc(&error("ValidationError", OUTSIDE)));
+        assert!(is_outside_vpc(&error("ValidationError", other)));
+        assert!(!is_outside_vpc(&error("InvalidTarget", OUTSIDE)), "the code must be ValidationError");
+        let inside = "The IP address '10.0.1.7' is within the VPC, and cannot have its Availability Zone \
+                      overridden to 'all' from 'us-east-1a'";
+        assert!(!is_outside_vpc(&error("ValidationError", inside)));
     }
 
     #[tokio::test]
