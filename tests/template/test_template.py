@@ -679,14 +679,18 @@ def test_every_parameter_is_described_and_used():
         assert uses >= 2, f"{name} is declared but not used"
 
 
-def test_samconfig_defaults():
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+@pytest.mark.parametrize("env", ["default", "functions-only"])
+def test_samconfig_defaults(env):
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())[env]
     assert config["validate"]["parameters"]["lint"] is True
     deploy = config["deploy"]["parameters"]
     assert "CAPABILITY_IAM" in deploy["capabilities"]
     assert deploy["confirm_changeset"] is True
     assert deploy["resolve_s3"] is True
-    assert "cached" in config["build"]["parameters"]
+    assert config["build"]["parameters"]["cached"] is False
+    overrides = dict(item.split("=", 1) for item in deploy.get("parameter_overrides", "").split())
+    assert overrides == ({} if env == "default" else {"StackShape": "functions-only"})
+    assert set(overrides) <= set(TEMPLATE["Parameters"])
 
 
 def test_every_security_scan_suppression_is_explained():
