@@ -812,6 +812,11 @@ def test_sam_deploy_guided_needs_answers_only_for_what_each_shape_uses():
         assert TEMPLATE["Parameters"][name]["Description"].startswith("full-producer only"), name
     for name in set(TEMPLATE["Parameters"]) - producer_only - {"AllowedPrincipalArns"}:
         assert "full-producer only" not in TEMPLATE["Parameters"][name]["Description"], name
+    # Guided deploys ask in template order: the producer's parameters come last.
+    order = list(TEMPLATE["Parameters"])
+    first_producer_only = min(order.index(n) for n in producer_only | {"AllowedPrincipalArns"})
+    assert set(order[first_producer_only:]) == producer_only | {"AllowedPrincipalArns"}, order
+    assert order[1:3] == ["VpcId", "SubnetIds"]
 
 
 def test_console_parameter_groups_list_every_parameter_once():
