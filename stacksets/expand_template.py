@@ -164,7 +164,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--template", default=str(ROOT / "template.yaml"), help="the SAM template (template.yaml)")
     parser.add_argument(
         "--code-bucket",
-        default="nlb-target-sync-code-${AWS::AccountId}-${AWS::Region}",
+        default="nlb-target-sync-code-${AWS::Region}",
         help="bucket holding the function zips; may contain ${AWS::Region} and ${AWS::AccountId}",
     )
     parser.add_argument("--code-prefix", default=None, help="key prefix of the zips (default nlb-target-sync/<version>)")
