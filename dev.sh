@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Python tools the tests use, pinned. Installed into ./.venv, never globally.
-PY_PACKAGES=("moto[server]==5.2.1" "cargo-lambda==1.9.2" "cfn-lint==1.51.0")
+# pytest runs the template tests (tests/template): .venv/bin/python -m pytest tests/template
+PY_PACKAGES=("moto[server]==5.2.1" "cargo-lambda==1.9.2" "cfn-lint==1.51.0" "pytest==9.2.0")
 
 setup() {
   if [ ! -x .venv/bin/python ]; then

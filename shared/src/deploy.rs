@@ -4,8 +4,9 @@
 //!
 //! - Create/Update: write the sources (and port) tags on the target group, sync
 //!   it now, optionally wait until every wanted target is healthy.
-//! - Delete: remove this resource's tags and deregister the targets its sources
-//!   account for; everything else on a shared target group stays as it was.
+//! - Delete: deregister the targets its sources account for, then remove this
+//!   resource's tags (in that order, so that tag-scoped permissions suffice);
+//!   everything else on a shared target group stays as it was.
 //!   A missing target group, or an id left by a failed Create, is a success.
 
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use crate::clock::now_millis;
 use crate::custom_resource::{
     CustomResourceRequest, Failure, Outcome, Progress, PropertyError, RequestType, Success, optional, prop_str,
     prop_string_list, prop_u16, prop_u64,
@@ -23,7 +25,7 @@ use crate::report::Trigger;
 use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, parse_sources};
 use crate::sync::{GroupOutcome, RunError, Selection, SyncEngine};
 pub use crate::target::PendingTarget;
-use crate::target::{Target, TargetHealth, not_healthy};
+use crate::target::{Target, TargetGroupInfo, TargetHealth, not_healthy};
 use crate::telemetry::emit_run;
 
 /// Longest tag value ELB accepts.
@@ -239,21 +241,39 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             ));
             return Ok(deleted);
         }
+        // Targets first, tags last: the function may only change targets of a
+        // group that carries the sources tag (tag-scoped IAM, template.yaml).
+        if let Some(port) = spec.port.or(info.port) {
+            deleted.deregistered = self.deregister_own_targets(&info, spec, port, &mut deleted.notes, progress).await?;
+        }
         progress("removing the sync tags");
         let own_port_tag = spec.port.is_some() && info.tags.get(PORT_TAG) == spec.port.map(|p| p.to_string()).as_ref();
         self.remove_spec(physical_id, own_port_tag).await?;
-        let Some(port) = spec.port.or(info.port) else { return Ok(deleted) };
+        Ok(deleted)
+    }
+
+    /// Delete's targets: what the resource's sources resolve to now. Runs that
+    /// resolved before this point are held back first, so that none of them
+    /// registers these targets again between their removal and the tags'.
+    async fn deregister_own_targets(
+        &self,
+        info: &TargetGroupInfo,
+        spec: &ResourceSpec,
+        port: u16,
+        notes: &mut Vec<String>,
+        progress: &(impl Fn(&str) + Sync),
+    ) -> Result<Vec<Target>, DeployError> {
+        let arn = info.arn.as_str();
         progress("resolving the sources to find their targets");
         let mut ours: BTreeSet<Target> = BTreeSet::new();
         for answer in self.resolve(&spec.sources, info.families).await {
             match answer.outcome {
                 Ok(resolution) => ours.extend(resolution.addresses.into_iter().map(|ip| Target { ip, port })),
-                Err(why) => {
-                    deleted.notes.push(format!("{}: {why}; its targets, if any, were left registered", answer.source))
-                }
+                Err(why) => notes.push(format!("{}: {why}; its targets, if any, were left registered", answer.source)),
             }
         }
-        let state = self.target_health(physical_id).await?;
+        self.hold_back_views_before(arn, now_millis()).await?;
+        let state = self.target_health(arn).await?;
         let leaving: Vec<Target> = state
             .targets
             .iter()
@@ -262,10 +282,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             .collect();
         if !leaving.is_empty() {
             progress("deregistering the resource's targets");
-            self.deregister(physical_id, &leaving).await?;
+            self.deregister(arn, &leaving).await?;
         }
-        deleted.deregistered = leaving;
-        Ok(deleted)
+        Ok(leaving)
     }
 
     /// Answers one `Custom::NlbTargetSync` request: what to do, and which
@@ -309,6 +328,7 @@ mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::ports::TargetGroups;
+    use crate::spec::VIEW_TAG;
     use crate::sync::SyncOptions;
 
     fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -395,6 +415,52 @@ mod tests {
         // Again: idempotent.
         let again = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
         assert!(again.deregistered.is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_update_and_delete_need_only_the_tag_scoped_permissions() {
+        let e = engine();
+        *e.elb().tag_scoped_permissions.lock().unwrap() = true;
+        let arn = e.elb().group("db", None);
+        // Create writes the sources and port tags on a group without them.
+        let mut s = spec(&arn, "rds-proxy:px");
+        s.port = Some(5432);
+        e.deploy(&s, None, &|_| {}).await.unwrap();
+        // Update rewrites the sources, removes the port tag, swaps the targets.
+        let mut updated = spec(&arn, "rds-proxy:py");
+        updated.wait_for_healthy = Duration::from_secs(5);
+        e.deploy(&updated, Some(&s), &|_| {}).await.unwrap();
+        assert_eq!(e.elb().held(&arn), vec!["10.0.3.9"]);
+        let done = e.delete_resource(&arn, Some(&updated), &|_| {}).await.unwrap();
+        assert_eq!(join(&done.deregistered, " "), "10.0.3.9:5432");
+        assert!(e.elb().held(&arn).is_empty());
+        assert!(e.elb().tags(&arn).await.unwrap().is_empty());
+        // The fake does refuse what the policy refuses: a group nobody tagged.
+        let other = e.elb().group("other", None);
+        e.elb().seed(&other, "10.7.7.7");
+        let refused = e.deregister(&other, &[Target { ip: "10.7.7.7".parse().unwrap(), port: 5432 }]).await;
+        assert!(refused.unwrap_err().to_string().contains("AccessDenied"));
+    }
+
+    #[tokio::test]
+    async fn delete_stamps_the_view_then_deregisters_then_removes_the_tags() {
+        let e = engine();
+        let arn = e.elb().group("db", None);
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        // The deploy's own view is older than the Delete (not always by a
+        // millisecond on a fast machine, hence set here).
+        e.elb().add_tags(&arn, &[(VIEW_TAG, "1".into())]).await.unwrap();
+        let before = e.elb().mutating_calls.lock().unwrap().len();
+        e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
+        let calls = e.elb().mutating_calls.lock().unwrap()[before..].to_vec();
+        assert_eq!(
+            calls,
+            vec![
+                format!("AddTags {VIEW_TAG}"),
+                "DeregisterTargets".to_string(),
+                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG}"),
+            ]
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use crate::ports::{
     ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
     RdsError, TargetGroups,
 };
-use crate::spec::SOURCES_TAG;
+use crate::spec::{PORT_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -129,6 +129,14 @@ pub struct FakeElb {
     pub fail_register: Mutex<bool>,
     /// The health newly registered targets get (moto: healthy at once).
     pub register_health: Mutex<TargetHealth>,
+    /// Refuse what the deploy function's tag-scoped IAM statements in
+    /// `template.yaml` refuse (AccessDenied): changing targets, or writing or
+    /// removing tags, of a group without the sources tag, unless an AddTags
+    /// gives it one; tag keys other than the sync tags.
+    pub tag_scoped_permissions: Mutex<bool>,
+    /// Every mutating call in order: `RegisterTargets`, `DeregisterTargets`,
+    /// `AddTags <keys>`, `RemoveTags <keys>`.
+    pub mutating_calls: Mutex<Vec<String>>,
 }
 
 impl Default for FakeElb {
@@ -140,6 +148,8 @@ impl Default for FakeElb {
             tag_writes: AtomicUsize::default(),
             fail_register: Mutex::default(),
             register_health: Mutex::new(TargetHealth::Healthy),
+            tag_scoped_permissions: Mutex::default(),
+            mutating_calls: Mutex::default(),
         }
     }
 }
@@ -165,6 +175,27 @@ impl FakeElb {
     pub fn held(&self, arn: &str) -> Vec<String> {
         self.targets.lock().unwrap().get(arn).map(|m| m.keys().map(|t| t.ip.to_string()).collect()).unwrap_or_default()
     }
+
+    /// Records a mutating call; the AccessDenied the tag-scoped permissions
+    /// would answer, if any. `keys`: the tag keys an AddTags or RemoveTags
+    /// writes or removes.
+    fn refusal(&self, operation: &'static str, arn: &str, keys: &[&str]) -> Option<ElbError> {
+        let call = std::iter::once(operation).chain(keys.iter().copied()).collect::<Vec<_>>().join(" ");
+        self.mutating_calls.lock().unwrap().push(call);
+        if !*self.tag_scoped_permissions.lock().unwrap() {
+            return None;
+        }
+        let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
+        let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
+        let allowed = if tagged {
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG])
+        } else {
+            // Only an AddTags that gives the group its sources tag (and the port tag).
+            operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])
+        };
+        let failure = ApiFailure::message("AccessDenied: not allowed by the tag-scoped policy");
+        (!allowed).then(|| ElbError { operation, resource: arn.into(), failure })
+    }
 }
 
 impl TargetGroups for FakeElb {
@@ -182,6 +213,9 @@ impl TargetGroups for FakeElb {
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.mutations.fetch_add(1, Ordering::SeqCst);
+        if let Some(denied) = self.refusal("RegisterTargets", arn, &[]) {
+            return Err(denied);
+        }
         if *self.fail_register.lock().unwrap() {
             let failure = ApiFailure::message("denied");
             return Err(ElbError { operation: "RegisterTargets", resource: arn.into(), failure });
@@ -195,6 +229,9 @@ impl TargetGroups for FakeElb {
     }
     async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.mutations.fetch_add(1, Ordering::SeqCst);
+        if let Some(denied) = self.refusal("DeregisterTargets", arn, &[]) {
+            return Err(denied);
+        }
         let mut all = self.targets.lock().unwrap();
         for t in targets {
             all.entry(arn.into()).or_default().remove(t);
@@ -206,6 +243,10 @@ impl TargetGroups for FakeElb {
     }
     async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
         self.tag_writes.fetch_add(1, Ordering::SeqCst);
+        let keys: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
+        if let Some(denied) = self.refusal("AddTags", arn, &keys) {
+            return Err(denied);
+        }
         let mut groups = self.groups.lock().unwrap();
         let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
         for (k, v) in tags {
@@ -214,6 +255,9 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+        if let Some(denied) = self.refusal("RemoveTags", arn, keys) {
+            return Err(denied);
+        }
         let mut groups = self.groups.lock().unwrap();
         let group = groups.iter_mut().find(|g| g.arn == arn).expect("known group");
         for k in keys {

@@ -391,6 +391,21 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         self.target_groups.remove_tags(arn, &keys).await
     }
 
+    /// Stamps `view_ms` as the group's applied view unless a later one is
+    /// there: a run that resolved before `view_ms` then changes nothing in the
+    /// group (Delete does this before it removes its targets). Does nothing in
+    /// a dry run.
+    pub async fn hold_back_views_before(&self, arn: &str, view_ms: u64) -> Result<(), ElbError> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        let tags = self.target_groups.tags(arn).await?;
+        if tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok()).is_some_and(|applied| applied >= view_ms) {
+            return Ok(());
+        }
+        self.target_groups.add_tags(arn, &[(VIEW_TAG, view_ms.to_string())]).await
+    }
+
     /// Deregisters `targets` outside a sync run (a deleted resource's own).
     pub async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.target_groups.deregister(arn, targets).await
@@ -694,6 +709,27 @@ mod tests {
         assert!(errors.iter().any(|e| e.contains(&plain) && e.contains("not managed")));
         assert_eq!(e.target_groups.held(&a).len(), 2);
         assert!(e.target_groups.held(&plain).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_view_stamp_holds_back_older_runs_and_never_moves_back() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("rds-cluster:prod"));
+        e.run_with_view(&Selection::AllManaged, 1_000).await;
+        e.hold_back_views_before(&a, 5_000).await.unwrap();
+        // A run that resolved at 4000 sees a failover but changes nothing.
+        e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
+        assert!(
+            report.groups[0].held_back().iter().all(|h| h.reason == HoldReason::NewerViewApplied { view_ms: 5000 })
+        );
+        // An older stamp leaves the later one in place.
+        e.hold_back_views_before(&a, 2_000).await.unwrap();
+        assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "5000");
+        // A run after the stamp applies.
+        e.run_with_view(&Selection::AllManaged, 6_000).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
     }
 
     #[tokio::test]

@@ -202,3 +202,67 @@ _HANDLERS = {
     "Fn::Sub": _sub,
     "Fn::FindInMap": _find_in_map,
 }
+
+
+def created(template: dict, ev: Evaluator) -> dict[str, dict]:
+    """The resources CloudFormation creates for the evaluator's parameters."""
+    return {name: r for name, r in template["Resources"].items() if "Condition" not in r or ev.condition(r["Condition"])}
+
+
+def created_outputs(template: dict, ev: Evaluator) -> dict[str, dict]:
+    return {name: o for name, o in template.get("Outputs", {}).items() if "Condition" not in o or ev.condition(o["Condition"])}
+
+
+def references(node: Any) -> set[str]:
+    """Every name a (partly evaluated) node refers to: Ref, Fn::GetAtt and
+    ${Name} or ${Name.Attribute} inside Fn::Sub strings."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else str(value).split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text, variables = (value[0], value[1]) if isinstance(value, list) else (value, {})
+                for name in re.findall(r"\$\{([^}!]+)\}", text):
+                    if name not in variables:
+                        found.add(name.split(".", 1)[0])
+                found |= references(variables)
+            else:
+                found |= references(value)
+    return found
+
+
+_MISSING = object()
+
+
+def event_pattern_matches(pattern: dict, event: Any) -> bool:
+    """EventBridge's matching for the parts of the event pattern language the
+    template uses: a field matches a list of exact values, an object matches a
+    nested pattern, and "$or" needs one of its patterns to match at that level.
+    Any other operator (prefix, anything-but, ...) raises, so that a template
+    using one fails its tests until this learns it."""
+    if not isinstance(event, dict):
+        return False
+    for key, rule in pattern.items():
+        if key == "$or":
+            if not any(event_pattern_matches(alternative, event) for alternative in rule):
+                return False
+        elif isinstance(rule, dict):
+            if not event_pattern_matches(rule, event.get(key)):
+                return False
+        elif isinstance(rule, list):
+            for allowed in rule:
+                if isinstance(allowed, (dict, list)):
+                    raise NotImplementedError(f"event pattern operator {allowed} at {key}")
+            value = event.get(key, _MISSING)
+            values = value if isinstance(value, list) else [value]
+            if not any(v is not _MISSING and v in rule for v in values):
+                return False
+        else:
+            raise ValueError(f"event pattern field {key} must be a list or an object, not {rule!r}")
+    return True

@@ -1,10 +1,12 @@
-"""The example templates: the consumer side and the end-to-end demo database."""
+"""The example templates: the consumer side, the end-to-end demo database, and a
+target group made outside the stack that uses its exported custom resource."""
 
 from __future__ import annotations
 
 import re
+import tomllib
 
-from cfn_helpers import Evaluator, load, resources_of_type
+from cfn_helpers import ROOT, Evaluator, functions, load, resources_of_type
 
 TEMPLATE = load("template.yaml")
 CONSUMER = load("examples/consumer.yaml")
@@ -80,3 +82,32 @@ def test_demo_database_only_accepts_the_vpc_on_the_postgres_port():
         (ingress,) = groups[name]["Properties"]["SecurityGroupIngress"]
         assert ingress["FromPort"] == ingress["ToPort"] == 5432
         assert ingress["CidrIp"] == {"Ref": "VpcCidr"}
+
+
+EXISTING = load("examples/existing-target-group.yaml")
+
+
+def test_existing_target_group_imports_the_service_token_the_template_exports():
+    sync = EXISTING["Resources"]["DatabaseTargetSync"]
+    assert sync["Type"] == "Custom::NlbTargetSync"
+    props = sync["Properties"]
+    stack = EXISTING["Parameters"]["NlbTargetSyncStack"]["Default"]
+    imported = Evaluator(EXISTING, {}).eval(props["ServiceToken"]["Fn::ImportValue"])
+    exported = Evaluator(TEMPLATE, {"StackShape": "functions-only"}, stack=stack).eval(
+        TEMPLATE["Outputs"]["ServiceToken"]["Export"]["Name"]
+    )
+    assert imported == exported
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert stack == config["functions-only"]["global"]["parameters"]["stack_name"]
+    timeout = functions(TEMPLATE)["SyncOnDeployFunction"]["Properties"]["Timeout"]
+    assert timeout < props["ServiceTimeout"] <= timeout + 60
+    assert props["TargetGroupArn"] == {"Ref": "DatabaseTargetGroup"}
+
+
+def test_existing_target_group_leaves_targets_and_tags_to_nlb_target_sync():
+    group = EXISTING["Resources"]["DatabaseTargetGroup"]["Properties"]
+    assert group["TargetType"] == "ip" and group["Protocol"] == "TCP"
+    assert "Targets" not in group, "listed targets would fight the functions"
+    assert "Tags" not in group, "the custom resource writes the sync tags"
+    attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+    assert attributes["deregistration_delay.connection_termination.enabled"] == "true"

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Invocation, LambdaEmulator, RdsEventBridgeEvent, Sandbox, TargetGroup, now_ms, other_eventbridge_event,
+    Invocation, IpFamily, LambdaEmulator, RdsEventBridgeEvent, Sandbox, TargetGroup, now_ms, other_eventbridge_event,
     scheduled_event,
 };
 use serde_json::Value;
@@ -294,6 +294,27 @@ async fn eventbridge_events_that_are_not_for_this_function_are_not_fatal() {
         assert!(decisions[0].starts_with("ignored: "), "{event:#} -> {decisions:?}");
     }
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.70")]);
+}
+
+/// The account-wide install: a target group made elsewhere (here by the test,
+/// as Terraform would: created, then given only the sources tag) and a
+/// database no stack subscribed to; one EventBridge event reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_group_made_elsewhere_follows_a_database_through_eventbridge() {
+    let sandbox = Sandbox::start().await;
+    let address = sandbox.aws.create_rds_instance("crm").await;
+    sandbox.dns.set_a(&address, &[ip("10.1.1.90")]);
+    let tg = sandbox.aws.create_ip_target_group("crm-from-terraform", &sandbox.network.vpc_id, IpFamily::V4).await;
+    sandbox.aws.tag(&tg.arn, &[("nlb-target-sync:sources", "rds-instance:crm"), ("team", "crm")]).await;
+    let lambda = failover_function(&sandbox).await;
+
+    sandbox.dns.set_a(&address, &[ip("10.1.2.91")]);
+    let event = RdsEventBridgeEvent::instance("crm", "RDS-EVENT-0088", "DB instance started", "notification");
+    let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
+    assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.91")]);
+    assert_eq!(decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
+    let tags = sandbox.aws.tags(&tg.arn).await;
+    assert!(tags.contains(&("team".to_string(), "crm".to_string())), "other tags are left alone: {tags:?}");
 }
 
 /// `sync-on-schedule` with the sandbox's DNS and short DNS timeouts.
