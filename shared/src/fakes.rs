@@ -10,7 +10,7 @@ use crate::ports::{
     ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
     RdsError, TargetGroups,
 };
-use crate::spec::{PORT_TAG, SOURCES_TAG, VIEW_TAG};
+use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -188,7 +188,7 @@ impl FakeElb {
         let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
         let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
         let allowed = if tagged {
-            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG])
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG])
         } else {
             // Only an AddTags that gives the group its sources tag (and the port tag).
             operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])
