@@ -41,6 +41,19 @@ pub struct Invocation {
     pub body: Value,
 }
 
+/// Requires HTTP 200 and returns the body; otherwise fails the test with the
+/// answer and everything the function printed.
+pub fn succeeded(invocation: &Invocation, lambda: &LambdaEmulator) -> Value {
+    assert_eq!(
+        invocation.status,
+        200,
+        "the invocation should succeed: {:#}\nfunction output:\n{}",
+        invocation.body,
+        lambda.logs().join("\n")
+    );
+    invocation.body.clone()
+}
+
 impl Invocation {
     /// `true` for HTTP 200.
     pub fn is_success(&self) -> bool {

@@ -84,7 +84,7 @@ pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use lambda::LambdaEmulatorBuilder;
-pub use lambda::{Invocation, LambdaEmulator};
+pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;
 pub use process::echo_child_output;
 pub use sandbox::{Sandbox, VPC_CIDR};

@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Aws, CfnRequest, Invocation, LambdaEmulator, PORT_TAG, RdsNotification, RecordedRequest, ResponseServer, Sandbox,
-    TargetGroup, rds_event, scheduled_event,
+    Aws, CfnRequest, LambdaEmulator, PORT_TAG, RdsNotification, RecordedRequest, ResponseServer, Sandbox, TargetGroup,
+    rds_event, scheduled_event, succeeded,
 };
 use serde_json::{Value, json};
 
@@ -44,18 +44,6 @@ async fn start(sandbox: &Sandbox, function: &str, extra: &[(&str, &str)]) -> Lam
         builder = builder.var(key, *value);
     }
     builder.start().await
-}
-
-/// Requires HTTP 200 and returns the body.
-fn succeeded(invocation: &Invocation, lambda: &LambdaEmulator) -> Value {
-    assert_eq!(
-        invocation.status,
-        200,
-        "the invocation should succeed: {:#}\nfunction output:\n{}",
-        invocation.body,
-        lambda.logs().join("\n")
-    );
-    invocation.body.clone()
 }
 
 /// One scheduled run; returns the report of `tg`.

@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Invocation, IpFamily, LambdaEmulator, RdsEventBridgeEvent, Sandbox, TargetGroup, now_ms, other_eventbridge_event,
-    scheduled_event,
+    IpFamily, LambdaEmulator, RdsEventBridgeEvent, Sandbox, TargetGroup, now_ms, other_eventbridge_event,
+    scheduled_event, succeeded,
 };
 use serde_json::Value;
 
@@ -37,17 +37,6 @@ fn ip(s: &str) -> Ipv4Addr {
 
 fn target(ip: &str) -> String {
     format!("{ip}:5432")
-}
-
-fn succeeded(invocation: &Invocation, lambda: &LambdaEmulator) -> Value {
-    assert_eq!(
-        invocation.status,
-        200,
-        "the invocation should succeed: {:#}\nfunction output:\n{}",
-        invocation.body,
-        lambda.logs().join("\n")
-    );
-    invocation.body.clone()
 }
 
 /// The decisions of the answer's event lines.

@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    AuroraCluster, Aws, Invocation, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup,
-    now_ms, rds_event, scheduled_event, sns_event,
+    AuroraCluster, Aws, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup, now_ms,
+    rds_event, scheduled_event, sns_event, succeeded,
 };
 use serde_json::{Value, json};
 
@@ -54,18 +54,6 @@ fn strings(list: &Value) -> Vec<String> {
         list.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     items.sort();
     items
-}
-
-/// Requires HTTP 200 and returns the body.
-fn succeeded(invocation: &Invocation, lambda: &LambdaEmulator) -> Value {
-    assert_eq!(
-        invocation.status,
-        200,
-        "the invocation should succeed: {:#}\nfunction output:\n{}",
-        invocation.body,
-        lambda.logs().join("\n")
-    );
-    invocation.body.clone()
 }
 
 /// An Aurora cluster with two instances whose endpoints resolve in the test
