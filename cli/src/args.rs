@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nlb_target_sync::config::{ConfigError, Settings};
-use nlb_target_sync::target::AddressFamilies;
+use nlb_target_sync::AddressFamilies;
+use nlb_target_sync::{ConfigError, Settings};
 
 /// Keep NLB `ip` target groups equal to the addresses behind RDS: see what a
 /// target group holds and why, plan and apply a sync, explain a source, and
@@ -187,7 +187,7 @@ impl Global {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nlb_target_sync::adapters::NameServer;
+    use nlb_target_sync::NameServer;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("nlb-target-sync").chain(args.iter().copied())).unwrap()

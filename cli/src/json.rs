@@ -2,12 +2,12 @@
 //! are camelCase; a key is never dropped: absent values are `null`, empty
 //! lists `[]`. New keys may be added; existing ones keep their meaning.
 
-use nlb_target_sync::explain::{AddressRole, Explanation, Lookup};
-use nlb_target_sync::operate::{Applied, GroupStatus, Tagged, Untagged};
-use nlb_target_sync::ports::{DnsData, Endpoint};
+use nlb_target_sync::RunOutcome;
 use nlb_target_sync::report::SyncReport;
-use nlb_target_sync::sync::RunOutcome;
-use nlb_target_sync::target::{AddressFamilies, TargetHealth};
+use nlb_target_sync::{AddressFamilies, TargetHealth};
+use nlb_target_sync::{AddressRole, Explanation, Lookup};
+use nlb_target_sync::{DnsData, Endpoint};
+use nlb_target_sync::{GroupStatus, Settled, Tagged, Untagged};
 use serde_json::{Value, json};
 
 use crate::time::view_time;
@@ -63,7 +63,7 @@ pub fn run(run: &RunOutcome) -> Value {
 /// [`run`] plus `wait`: `null` or `{"seconds", "unhealthy": [{"targetGroupArn",
 /// "targets": ["ip:port state"]}]}`, and `afterWait`: `null` or the report of
 /// the run that removed the targets the healthy ones replace.
-pub fn applied(applied: &Applied, waited: bool) -> Value {
+pub fn applied(applied: &Settled, waited: bool) -> Value {
     let mut value = run(&applied.run);
     value["wait"] = if waited {
         json!({

@@ -17,11 +17,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use nlb_target_sync::adapters::load_config_with;
-use nlb_target_sync::config::{AwsSyncEngine, Settings, SetupError, engine_with};
-use nlb_target_sync::operate::{OperateError, spec_from_tokens};
-use nlb_target_sync::spec::{Source, SpecError};
-use nlb_target_sync::sync::GroupOutcome;
+use nlb_target_sync::GroupOutcome;
+use nlb_target_sync::load_config_with;
+use nlb_target_sync::{AwsSyncEngine, Settings, SetupError, engine_with};
+use nlb_target_sync::{OperateError, spec_from_tokens};
+use nlb_target_sync::{Source, SpecError};
 use serde_json::Value;
 
 use args::{Cli, Command, Global, Output, SettingError};
@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> Result<Outcome, CliError> {
             let engine = engine(global, &settings).await?;
             let progress = Progress::start("resolving the sources and planning");
             let planned =
-                async { Ok::<_, OperateError>(engine.run(&engine.select(&target_groups).await?).await) }.await;
+                async { Ok::<_, OperateError>(engine.sync(&engine.select(&target_groups).await?).await) }.await;
             progress.finish();
             let run = planned?;
             emit(output, || json::run(&run), || text::plan(&run))?;
@@ -200,13 +200,13 @@ async fn run(cli: Cli) -> Result<Outcome, CliError> {
 async fn confirm(
     global: &Global,
     settings: &Settings,
-    selection: &nlb_target_sync::sync::Selection,
+    selection: &nlb_target_sync::Selection,
 ) -> Result<bool, CliError> {
     let mut preview = settings.clone();
     preview.options.dry_run = true;
     let engine = engine(global, &preview).await?;
     let progress = Progress::start("resolving the sources and planning");
-    let plan = engine.run(selection).await;
+    let plan = engine.sync(selection).await;
     progress.finish();
     anstream::stdout().write_all(text::plan(&plan).as_bytes()).map_err(CliError::Write)?;
     if !pending(&plan.groups) {

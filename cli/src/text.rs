@@ -7,14 +7,14 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 use comfy_table::{Table, presets};
-use nlb_target_sync::clock::now_millis;
-use nlb_target_sync::explain::{AddressRole, Explanation, Lookup};
-use nlb_target_sync::operate::{Applied, GroupStatus, Tagged, Untagged};
-use nlb_target_sync::plan::{Action, DeregisterReason};
-use nlb_target_sync::ports::DnsData;
-use nlb_target_sync::spec::{PORT_TAG, SOURCES_TAG};
-use nlb_target_sync::sync::{GroupOutcome, RunOutcome};
-use nlb_target_sync::target::TargetHealth;
+use nlb_target_sync::DnsData;
+use nlb_target_sync::TargetHealth;
+use nlb_target_sync::now_millis;
+use nlb_target_sync::{Action, DeregisterReason};
+use nlb_target_sync::{AddressRole, Explanation, Lookup};
+use nlb_target_sync::{GroupOutcome, RunOutcome};
+use nlb_target_sync::{GroupStatus, Settled, Tagged, Untagged};
+use nlb_target_sync::{PORT_TAG, SOURCES_TAG};
 
 use crate::json::family_name;
 use crate::time::{age, view_time};
@@ -182,7 +182,7 @@ pub fn plan(run: &RunOutcome) -> String {
 }
 
 /// What `apply` did, the wait, and the run after it.
-pub fn applied(applied: &Applied, waited: bool) -> String {
+pub fn applied(applied: &Settled, waited: bool) -> String {
     let mut out = String::new();
     if applied.run.dry_run {
         let _ = writeln!(out, "{}", paint(PENDING, "dry run: nothing was changed; this is what a sync would do"));

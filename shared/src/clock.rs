@@ -11,10 +11,12 @@ pub fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(0)).unwrap_or(0)
 }
 
+#[cfg(feature = "lambda")]
 /// What [`lambda_time_left`] assumes when the context carries no deadline
 /// (Lambda's longest timeout).
 pub const UNKNOWN_DEADLINE_TIME_LEFT: Duration = Duration::from_secs(900);
 
+#[cfg(feature = "lambda")]
 /// Time until the invocation's deadline (zero if past); when the context has
 /// no deadline (`0`), [`UNKNOWN_DEADLINE_TIME_LEFT`].
 pub fn lambda_time_left(ctx: &lambda_runtime::Context) -> Duration {
@@ -24,12 +26,13 @@ pub fn lambda_time_left(ctx: &lambda_runtime::Context) -> Duration {
     ctx.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
 }
 
+#[cfg(feature = "lambda")]
 /// The invocation's deadline as an [`Instant`], for racing work against it.
 pub fn lambda_deadline(ctx: &lambda_runtime::Context) -> Instant {
     Instant::now() + lambda_time_left(ctx)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "lambda"))]
 mod tests {
     use super::*;
 

@@ -13,23 +13,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::time::Instant;
 
 use crate::clock::now_millis;
 use crate::custom_resource::{
     CustomResourceRequest, Failure, Outcome, Progress, PropertyError, RequestType, Success, optional, prop_str,
     prop_string_list, prop_u16, prop_u64,
 };
+use crate::listing::joined;
+use crate::managed::GroupError;
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
-use crate::report::Trigger;
-use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SyncSpec, parse_sources};
-use crate::sync::{GroupOutcome, RunError, Selection, SyncEngine};
-pub use crate::target::PendingTarget;
-use crate::target::{Target, TargetGroupInfo, TargetHealth, not_healthy};
-use crate::telemetry::emit_run;
+use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, parse_sources};
+use crate::sync::{RunError, RunOutcome, Selection, SyncEngine};
+use crate::target::{PendingTarget, Target, TargetGroupInfo, TargetHealth};
 
-/// Longest tag value ELB accepts.
-const MAX_TAG_VALUE: usize = 256;
 /// Longest `WaitForHealthySeconds` (a custom resource's ServiceTimeout is at most an hour).
 const MAX_WAIT_SECONDS: u64 = 3600;
 /// How often the wait re-reads target health.
@@ -61,22 +57,11 @@ impl ResourceSpec {
             ));
         }
         let tokens = prop_string_list(props, "Sources")?;
-        let sources = parse_sources(&tokens.join(" ")).map_err(|e| property_error("Sources", e.to_string()))?;
-        let tag_value = SyncSpec { sources: sources.clone(), port: None }.sources_tag_value();
-        if tag_value.len() > MAX_TAG_VALUE {
-            return Err(property_error(
-                "Sources",
-                format!(
-                    "the sources take {} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
-                     {MAX_TAG_VALUE}; split them over several target groups",
-                    tag_value.len()
-                ),
-            ));
-        }
         let port = optional(props, "Port", prop_u16)?;
-        if port == Some(0) {
-            return Err(property_error("Port", "expected a port from 1 to 65535, got 0".into()));
-        }
+        let SyncSpec { sources, port } = SyncSpec::from_tokens(&tokens, port).map_err(|error| match error {
+            SpecError::BadPort { .. } => property_error("Port", "expected a port from 1 to 65535, got 0".into()),
+            other => property_error("Sources", other.to_string()),
+        })?;
         let wait = optional(props, "WaitForHealthySeconds", prop_u64)?.unwrap_or(0);
         if wait > MAX_WAIT_SECONDS {
             return Err(property_error(
@@ -101,17 +86,11 @@ pub struct Deployed {
     pub targets: Vec<Target>,
 }
 
-fn join<T: ToString>(items: &[T], separator: &str) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
-}
-
 /// Why Create, Update or Delete failed; each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
-    #[error("target group {arn} does not exist in this account and region; check TargetGroupArn")]
-    TargetGroupNotFound { arn: String },
-    #[error("target group {arn} has target type '{target_type}'; Custom::NlbTargetSync needs an 'ip' target group")]
-    NotIpTargetGroup { arn: String, target_type: String },
+    #[error("{0} (TargetGroupArn)")]
+    Group(#[from] GroupError),
     #[error(
         "target group {arn} is already synced from other sources ({SOURCES_TAG} = '{existing}'); \
          use another target group, or remove the tag if nothing manages it any more"
@@ -119,11 +98,11 @@ pub enum DeployError {
     AlreadyManaged { arn: String, existing: String },
     #[error(transparent)]
     Elb(#[from] ElbError),
-    #[error("sync failed: {}", join(errors, " | "))]
+    #[error("sync failed: {}", joined(errors, " | "))]
     SyncFailed { errors: Vec<RunError> },
     #[error(
         "after waiting {seconds} s not every target is healthy: {}; check the database security group allows the NLB's subnets on the port, and the health check settings",
-        join(pending, ", ")
+        joined(pending, ", ")
     )]
     Unhealthy { seconds: u64, pending: Vec<PendingTarget> },
 }
@@ -145,13 +124,13 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         spec: &ResourceSpec,
         previous: Option<&ResourceSpec>,
         progress: &(impl Fn(&str) + Sync),
+        runs: &mut Vec<RunOutcome>,
     ) -> Result<Deployed, DeployError> {
         let arn = spec.target_group_arn.as_str();
         progress(&format!("describing target group {arn}"));
-        let info = self.target_group(arn).await?.ok_or_else(|| DeployError::TargetGroupNotFound { arn: arn.into() })?;
-        if info.target_type != "ip" {
-            return Err(DeployError::NotIpTargetGroup { arn: arn.into(), target_type: info.target_type });
-        }
+        let missing = || GroupError::NotFound { target_group: arn.into() };
+        let info = self.target_group(arn).await?.ok_or_else(missing)?;
+        info.require_ip()?;
         if let Some(existing) = info.tags.get(SOURCES_TAG) {
             let same = |other: &ResourceSpec| parse_sources(existing).is_ok_and(|s| s == other.sources);
             if !same(spec) && !previous.is_some_and(same) {
@@ -160,51 +139,25 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         progress("writing the sync tags");
         self.write_spec(&info, &spec.sync_spec()).await?;
-        progress("resolving the sources and syncing the target group");
-        let mut group = self.sync_for_deploy(arn).await?;
-        if !spec.wait_for_healthy.is_zero() {
-            self.wait_until_healthy(arn, &group.desired(), Instant::now() + spec.wait_for_healthy, progress).await?;
-            if group.awaits_healthy_replacement() {
-                // The replacements are healthy now: finish make-before-break.
-                progress("removing the targets the new ones replace");
-                group = self.sync_for_deploy(arn).await?;
-            }
+        let selection = Selection::Only(vec![arn.to_string()]);
+        let settled = self.sync_and_wait(&selection, spec.wait_for_healthy, HEALTH_POLL, progress).await;
+        runs.extend(settled.runs().cloned());
+        let failed: Vec<RunError> = settled.runs().flat_map(RunOutcome::errors).collect();
+        if !failed.is_empty() {
+            return Err(DeployError::SyncFailed { errors: failed });
         }
-        let desired = group.desired();
+        if let Some(error) = settled.unreadable.into_values().next() {
+            return Err(error.into());
+        }
+        if let Some(pending) = settled.unhealthy.into_values().find(|p| !p.is_empty()) {
+            return Err(DeployError::Unhealthy { seconds: settled.waited.as_secs(), pending });
+        }
+        // A run over one ARN reports exactly that group, or fails above.
+        let last = settled.finish.as_ref().unwrap_or(&settled.run);
+        let desired = last.groups.first().ok_or_else(missing)?.desired();
         let state = self.target_health(arn).await?;
         let targets = state.targets.keys().filter(|t| desired.contains(t)).copied().collect();
         Ok(Deployed { physical_id: arn.to_string(), targets })
-    }
-
-    async fn sync_for_deploy(&self, arn: &str) -> Result<GroupOutcome, DeployError> {
-        let run = self.run(&Selection::Only(vec![arn.to_string()])).await;
-        emit_run(&run, Trigger::Deploy);
-        let run = run.into_result().map_err(|failed| DeployError::SyncFailed { errors: failed.errors })?;
-        // A run over one ARN reports exactly that group, or fails above.
-        run.groups.into_iter().next().ok_or(DeployError::TargetGroupNotFound { arn: arn.into() })
-    }
-
-    async fn wait_until_healthy(
-        &self,
-        arn: &str,
-        wanted: &BTreeSet<Target>,
-        deadline: Instant,
-        progress: &(impl Fn(&str) + Sync),
-    ) -> Result<(), DeployError> {
-        let started = Instant::now();
-        loop {
-            let state = self.target_health(arn).await?;
-            let pending = not_healthy(wanted, &state);
-            if pending.is_empty() {
-                return Ok(());
-            }
-            progress(&format!("waiting for {} target(s) to pass health checks", pending.len()));
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(DeployError::Unhealthy { seconds: (now - started).as_secs(), pending });
-            }
-            tokio::time::sleep((deadline - now).min(HEALTH_POLL)).await;
-        }
     }
 
     /// Delete: idempotent, tolerant of what no longer exists.
@@ -289,7 +242,13 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// Answers one `Custom::NlbTargetSync` request: what to do, and which
     /// `PhysicalResourceId` each outcome carries.
-    pub async fn on_resource_request(&self, request: &CustomResourceRequest, progress: &Progress) -> Outcome {
+    /// The runs made are added to `runs`, for the caller to report.
+    pub async fn on_resource_request(
+        &self,
+        request: &CustomResourceRequest,
+        progress: &Progress,
+        runs: &mut Vec<RunOutcome>,
+    ) -> Outcome {
         let step = |what: &str| progress.set(what);
         let physical_id = request.physical_resource_id.clone().unwrap_or_default();
         match request.request_type {
@@ -302,9 +261,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 }
                 let previous =
                     request.old_resource_properties.as_ref().and_then(|p| ResourceSpec::from_properties(p).ok());
-                match self.deploy(&spec, previous.as_ref(), &step).await {
+                match self.deploy(&spec, previous.as_ref(), &step, runs).await {
                     Ok(done) => Ok(Success::new(done.physical_id)
-                        .with_data("Targets", join(&done.targets, ","))
+                        .with_data("Targets", joined(&done.targets, ","))
                         .with_data("TargetCount", done.targets.len())),
                     // A failed Create names the target group it may have tagged, so
                     // its Delete cleans up; never a group that belongs to someone else.
@@ -356,9 +315,9 @@ mod tests {
         let arn = e.elb().group("db", None);
         let mut s = spec(&arn, "rds-proxy:px");
         s.port = Some(6432);
-        let done = e.deploy(&s, None, &|_| {}).await.unwrap();
+        let done = e.deploy(&s, None, &|_| {}, &mut Vec::new()).await.unwrap();
         assert_eq!(done.physical_id, arn);
-        assert_eq!(join(&done.targets, " "), "10.0.1.9:6432 10.0.2.9:6432");
+        assert_eq!(joined(&done.targets, " "), "10.0.1.9:6432 10.0.2.9:6432");
         let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags[SOURCES_TAG], "rds-proxy:px");
         assert_eq!(tags[PORT_TAG], "6432");
@@ -368,11 +327,11 @@ mod tests {
     async fn update_with_new_sources_replaces_targets_once_healthy() {
         let e = engine();
         let arn = e.elb().group("db", None);
-        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap();
         let mut s = spec(&arn, "rds-proxy:py");
         s.wait_for_healthy = Duration::from_secs(5);
-        let done = e.deploy(&s, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
-        assert_eq!(join(&done.targets, " "), "10.0.3.9:5432");
+        let done = e.deploy(&s, Some(&spec(&arn, "rds-proxy:px")), &|_| {}, &mut Vec::new()).await.unwrap();
+        assert_eq!(joined(&done.targets, " "), "10.0.3.9:5432");
         assert_eq!(e.elb().held(&arn), vec!["10.0.3.9"]);
     }
 
@@ -380,12 +339,18 @@ mod tests {
     async fn create_errors_say_what_to_fix() {
         let e = engine();
         let err = e
-            .deploy(&spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"), None, &|_| {})
+            .deploy(
+                &spec("arn:aws:elasticloadbalancing:x:1:targetgroup/none/1", "rds-proxy:px"),
+                None,
+                &|_| {},
+                &mut Vec::new(),
+            )
             .await
             .unwrap_err();
         assert!(err.to_string().contains("does not exist") && err.to_string().contains("TargetGroupArn"));
         let arn = e.elb().group("db", None);
-        let err = e.deploy(&spec(&arn, "rds-proxy:nope"), None, &|_| {}).await.unwrap_err().to_string();
+        let err =
+            e.deploy(&spec(&arn, "rds-proxy:nope"), None, &|_| {}, &mut Vec::new()).await.unwrap_err().to_string();
         assert!(err.contains("RDS Proxy 'nope' does not exist"), "{err}");
     }
 
@@ -396,7 +361,7 @@ mod tests {
         *e.elb().register_health.lock().unwrap() = TargetHealth::Unhealthy;
         let mut s = spec(&arn, "rds-proxy:px");
         s.wait_for_healthy = Duration::from_millis(50);
-        let err = e.deploy(&s, None, &|_| {}).await.unwrap_err().to_string();
+        let err = e.deploy(&s, None, &|_| {}, &mut Vec::new()).await.unwrap_err().to_string();
         assert!(err.contains("10.0.1.9:5432 unhealthy") && err.contains("security group"), "{err}");
     }
 
@@ -406,9 +371,9 @@ mod tests {
         let arn = e.elb().group("db", None);
         e.elb().seed(&arn, "10.7.7.7");
         e.elb().add_tags(&arn, &[("team", "data".into())]).await.unwrap();
-        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap();
         let done = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
-        assert_eq!(join(&done.deregistered, " "), "10.0.1.9:5432 10.0.2.9:5432");
+        assert_eq!(joined(&done.deregistered, " "), "10.0.1.9:5432 10.0.2.9:5432");
         assert_eq!(e.elb().held(&arn), vec!["10.7.7.7"]);
         let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags.keys().collect::<Vec<_>>(), vec!["team"]);
@@ -425,14 +390,14 @@ mod tests {
         // Create writes the sources and port tags on a group without them.
         let mut s = spec(&arn, "rds-proxy:px");
         s.port = Some(5432);
-        e.deploy(&s, None, &|_| {}).await.unwrap();
+        e.deploy(&s, None, &|_| {}, &mut Vec::new()).await.unwrap();
         // Update rewrites the sources, removes the port tag, swaps the targets.
         let mut updated = spec(&arn, "rds-proxy:py");
         updated.wait_for_healthy = Duration::from_secs(5);
-        e.deploy(&updated, Some(&s), &|_| {}).await.unwrap();
+        e.deploy(&updated, Some(&s), &|_| {}, &mut Vec::new()).await.unwrap();
         assert_eq!(e.elb().held(&arn), vec!["10.0.3.9"]);
         let done = e.delete_resource(&arn, Some(&updated), &|_| {}).await.unwrap();
-        assert_eq!(join(&done.deregistered, " "), "10.0.3.9:5432");
+        assert_eq!(joined(&done.deregistered, " "), "10.0.3.9:5432");
         assert!(e.elb().held(&arn).is_empty());
         assert!(e.elb().tags(&arn).await.unwrap().is_empty());
         // The fake does refuse what the policy refuses: a group nobody tagged.
@@ -446,7 +411,7 @@ mod tests {
     async fn delete_stamps_the_view_then_deregisters_then_removes_the_tags() {
         let e = engine();
         let arn = e.elb().group("db", None);
-        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap();
         // The deploy's own view is older than the Delete (not always by a
         // millisecond on a fast machine, hence set here).
         e.elb().add_tags(&arn, &[(VIEW_TAG, "1".into())]).await.unwrap();
@@ -480,11 +445,11 @@ mod tests {
     async fn create_refuses_a_group_synced_from_other_sources() {
         let e = engine();
         let arn = e.elb().group("db", Some("rds-proxy:py"));
-        let err = e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}).await.unwrap_err().to_string();
+        let err = e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap_err().to_string();
         assert!(err.contains("already synced from other sources") && err.contains("rds-proxy:py"), "{err}");
         assert!(e.elb().held(&arn).is_empty());
         // Re-applying the same sources (a retried Create) is fine.
-        e.deploy(&spec(&arn, "rds-proxy:py"), None, &|_| {}).await.unwrap();
+        e.deploy(&spec(&arn, "rds-proxy:py"), None, &|_| {}, &mut Vec::new()).await.unwrap();
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use crate::ports::{
     BlueGreenDeployment, ClusterMember, DnsData, DnsError, DnsLookup, DnsRecord, Endpoint, GlobalRole, RdsDirectory,
-    RdsError, TargetGroups,
+    RdsError, TargetGroups, proxy_endpoint_id,
 };
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
@@ -41,6 +41,17 @@ impl Lookup {
             Lookup::Dns { families: AddressFamilies::V4, .. } => "DNS A",
             Lookup::Dns { families: AddressFamilies::V6, .. } => "DNS AAAA",
             Lookup::Dns { families: AddressFamilies::Both, .. } => "DNS A+AAAA",
+        }
+    }
+
+    /// What the step looked up: a cluster, an instance, a proxy endpoint
+    /// (`proxy` or `proxy:endpoint`) or a DNS name.
+    pub fn resource(&self) -> String {
+        match self {
+            Lookup::ClusterMembers { cluster, .. } => cluster.clone(),
+            Lookup::InstanceEndpoint { instance, .. } => instance.clone(),
+            Lookup::ProxyEndpoint { proxy, endpoint, .. } => proxy_endpoint_id(proxy, endpoint.as_deref()),
+            Lookup::Dns { name, .. } => name.clone(),
         }
     }
 }
@@ -151,7 +162,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Resolves `source` as sync would for a target group of `families`,
     /// and shows each lookup and the private-address check. Changes nothing.
     pub async fn explain(&self, source: &Source, families: AddressFamilies) -> Explanation {
-        let (rds, dns) = self.lookups();
+        let (rds, dns) = self.rds_and_dns();
         let recorder = Recorder { rds, dns, lookups: Mutex::new(Vec::new()) };
         let resolver = SourceResolver::new(&recorder, &recorder).with_dns_queries(self.options().dns_queries);
         let answer = resolver.resolve(source, families).await;

@@ -10,29 +10,36 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::clock::now_millis;
 use crate::events::{
-    FollowUp, NotAnRdsEvent, RdsEvent, RdsResource, Record, Related, SourceKind, depends_on, deployment_related,
-    read_record,
+    FollowUp, NotAnRdsEvent, RdsEvent, RdsResource, Related, SourceKind, depends_on, deployment_related,
 };
 use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
-use crate::report::{EventDecision, Followed, RecordOutcome, Trigger, record_line};
-use crate::spec::{ClusterRole, Source, SyncSpec};
+use crate::spec::{ClusterRole, Source};
 use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
-use crate::target::AddressFamilies;
-use crate::target::Target;
-use crate::telemetry::{emit_line, emit_run};
+use crate::target::{AddressFamilies, Target};
 
 /// How long and how often to re-check after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watch {
     pub recheck: Duration,
     pub deadline: Instant,
+}
+
+impl WatchOutcome {
+    /// The runs worth a decision line: each that changed a target group, and the last.
+    pub fn reported_runs(&self) -> impl Iterator<Item = &RunOutcome> {
+        let last = self.runs_made.len().saturating_sub(1);
+        self.runs_made
+            .iter()
+            .enumerate()
+            .filter(move |(i, run)| *i == last || run.groups.iter().any(|g| g.changed()))
+            .map(|(_, run)| run)
+    }
 }
 
 /// What following an event achieved.
@@ -80,11 +87,39 @@ impl BatchOutcome {
     }
 }
 
-/// Reads one record; a record that cannot be read (or a decoder bug) is an
-/// `Err` for that record alone, never for the batch.
-fn read_one(record: &Record) -> Result<RdsEvent, NotAnRdsEvent> {
-    catch_unwind(AssertUnwindSafe(|| read_record(record)))
-        .unwrap_or_else(|_| Err(NotAnRdsEvent::BadEventBridgeEvent { why: "the record could not be decoded".into() }))
+/// What was done about one RDS event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventDecision {
+    /// Not one of the events that move addresses.
+    NotAddressMoving,
+    /// No managed target group follows the event's resource.
+    NoFollower,
+    /// The target groups that follow it were synced (and watched).
+    Followed(Followed),
+    /// The target groups could not be listed; the invocation fails.
+    FollowersUnknown,
+}
+
+/// How following an event went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followed {
+    pub target_groups: Vec<String>,
+    pub runs: usize,
+    pub settled: bool,
+    pub changed: bool,
+    /// Unix ms when the target groups were last seen correct after a change.
+    pub converged_at_ms: Option<u64>,
+}
+
+/// What became of one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Not an RDS event at all (the subscription confirmation, other text).
+    NotAnRdsEvent(NotAnRdsEvent),
+    Event {
+        event: RdsEvent,
+        decision: EventDecision,
+    },
 }
 
 /// The target groups an event touches, and what it retired.
@@ -105,7 +140,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let groups = self.managed_target_groups().await?;
         let arns = groups
             .into_iter()
-            .filter(|g| match SyncSpec::from_tags(&g.tags) {
+            .filter(|g| match g.spec() {
                 Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, &related)),
                 // An unreadable spec is the scheduled run's to report.
                 _ => false,
@@ -150,8 +185,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
     /// change was seen and applied), re-checking every `watch.recheck` until
-    /// `watch.deadline`. Writes the decision lines of the runs that changed
-    /// something, and of the last run.
+    /// `watch.deadline`.
     pub async fn sync_until_settled(
         &self,
         arns: &[String],
@@ -164,7 +198,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, runs_made: Vec::new() };
         let mut first_desired = None;
         loop {
-            let run = self.run_retiring(&selection, retired).await;
+            let run = self.sync_retiring(&selection, retired).await;
             outcome.runs += 1;
             let applied = run.groups.iter().any(|g| g.changed());
             let desired = desired_sets(&run);
@@ -176,9 +210,6 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
             let done = outcome.settled && (follow_up == FollowUp::SyncNow || outcome.changed);
             let last = done || Instant::now() + watch.recheck >= watch.deadline || self.options().dry_run;
-            if applied || last {
-                emit_run(&run, Trigger::Failover);
-            }
             outcome.runs_made.push(run);
             if last {
                 return outcome;
@@ -187,11 +218,16 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
     }
 
-    /// Handles the messages of one batch: ignores what is not a relevant RDS
-    /// event (logged, never fatal), syncs every target group that depends on the
-    /// relevant ones together, and watches as the most demanding event requires.
-    /// Writes one line per message.
-    pub async fn follow_events(&self, records: &[Record], recheck: Duration, deadline: Instant) -> BatchOutcome {
+    /// Handles the records of one batch: ignores what is not a relevant RDS
+    /// event (reported, never fatal), syncs every target group that depends on
+    /// the relevant ones together, and watches as the most demanding event
+    /// requires. The outcome has one entry per record.
+    pub async fn follow_events(
+        &self,
+        records: &[Result<RdsEvent, NotAnRdsEvent>],
+        recheck: Duration,
+        deadline: Instant,
+    ) -> BatchOutcome {
         let mut batch = BatchOutcome { records: Vec::new(), watch: None, errors: Vec::new() };
         // Records of followed events wait for the watch's result.
         let mut followed: Vec<(usize, Vec<String>)> = Vec::new();
@@ -199,10 +235,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut follow_up = FollowUp::SyncNow;
         let mut retired: BTreeSet<IpAddr> = BTreeSet::new();
         for record in records {
-            let event = match read_one(record) {
-                Ok(event) => event,
+            let event = match record {
+                Ok(event) => event.clone(),
                 Err(why) => {
-                    batch.records.push(RecordOutcome::NotAnRdsEvent(why));
+                    batch.records.push(RecordOutcome::NotAnRdsEvent(why.clone()));
                     continue;
                 }
             };
@@ -251,9 +287,6 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
             batch.watch = Some(watch);
         }
-        for record in &batch.records {
-            emit_line(&record_line(record));
-        }
         batch
     }
 }
@@ -272,14 +305,15 @@ fn sources_of(resource: RdsResource) -> Vec<Source> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::parse_notification;
-    use crate::events::tests::notification;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
+    use crate::inbound::parse_notification;
+    use crate::inbound::tests::notification;
+    use crate::report::record_line;
     use crate::sync::SyncOptions;
     use FollowUp::{SyncNow, WatchForChange};
 
-    fn sns(messages: &[String]) -> Vec<Record> {
-        messages.iter().cloned().map(Record::SnsMessage).collect()
+    fn sns(messages: &[String]) -> Vec<Result<RdsEvent, NotAnRdsEvent>> {
+        messages.iter().map(|m| crate::inbound::parse_notification(m)).collect()
     }
     use SourceKind::{DbCluster, DbInstance, DbProxy};
 
@@ -322,7 +356,7 @@ mod tests {
     async fn completed_failover_settles_in_one_run_from_the_rds_api() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let watch = Watch { recheck: Duration::from_millis(10), deadline: Instant::now() + Duration::from_secs(5) };
         let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch, &BTreeSet::new()).await;
@@ -335,7 +369,7 @@ mod tests {
     async fn started_failover_keeps_checking_until_the_change_is_applied() {
         let e = std::sync::Arc::new(fixture());
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         let flip = {
             let e = e.clone();
             tokio::spawn(async move {
@@ -355,7 +389,7 @@ mod tests {
     async fn a_watch_without_change_ends_at_the_deadline_without_a_change() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         let started = Instant::now();
         let watch = Watch { recheck: Duration::from_millis(20), deadline: started + Duration::from_millis(150) };
         let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
@@ -368,7 +402,7 @@ mod tests {
     async fn a_batch_with_good_and_bad_records_handles_the_good_ones() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let messages = vec![
             "This is a confirmation that you have subscribed.".to_string(),
@@ -411,7 +445,7 @@ mod tests {
     async fn a_malformed_record_first_does_not_stop_the_failover_after_it() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
         let bad_time = notification("db-cluster", "prod", "RDS-EVENT-0071")
             .replace("2026-11-23 10:00:00.250", "2024-05-21 10:11:12.a€");
@@ -445,7 +479,7 @@ mod tests {
         e.rds().instance("orders", Some("orders.test"));
         e.dns().set("orders.test", &["10.0.5.5"]);
         let tg = e.elb().group("orders", Some("rds-instance:orders"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         assert_eq!(e.elb().held(&tg), vec!["10.0.5.5"]);
         // Switchover: the name now points at green (10.0.6.6), blue is orders-old1.
         e.dns().set("orders.test", &["10.0.6.6"]);
@@ -495,7 +529,7 @@ mod tests {
         e.rds().member("prod-3", "prod-3.test", "prod");
         e.dns().set("prod-3.test", &["10.0.3.30"]);
         let tg = e.elb().group("readers", Some("rds-cluster:prod:readers"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2", "10.0.3.30"]);
         // The remaining reader is not healthy yet, so make before break alone
         // would keep the deleted one.
@@ -517,7 +551,7 @@ mod tests {
         use crate::ports::GlobalRole;
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod:writer"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         assert_eq!(e.elb().held(&tg), vec!["10.0.1.1"]);
         // Global switchover away from this Region: the cluster is a secondary, no writer.
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", false)]);
@@ -539,9 +573,9 @@ mod tests {
     async fn a_regional_cluster_without_writer_is_still_unresolved() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod:writer"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", false)]);
-        let run = e.run(&Selection::AllManaged).await;
+        let run = e.sync(&Selection::AllManaged).await;
         assert_eq!(e.elb().held(&tg), vec!["10.0.1.1"], "no removal on doubt");
         assert!(run.errors()[0].to_string().contains("has no writer"), "{:?}", run.errors());
     }

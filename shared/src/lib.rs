@@ -1,40 +1,101 @@
 //! Keeps NLB `ip` target groups equal to the addresses behind RDS instances,
 //! Aurora clusters, RDS Proxy endpoints and DNS names.
 //!
-//! Layers, from the inside out (`docs/architecture.md` has the whole picture):
+//! # The surface
 //!
-//! - The pure domain: [`spec`] (the tag grammar), [`target`], [`resolution`]
-//!   (what a source resolved to), [`plan`] (the sync decision), [`events`]
-//!   (the RDS event table and its readers).
-//! - [`ports`]: what the domain needs from outside (target groups, the RDS
-//!   API, DNS), as traits with their error types; [`clock`].
-//! - The engine: [`resolve`] (sources to addresses, shared within a run) and
-//!   [`sync`] ([`sync::SyncEngine`], the only way anything reaches the ports).
-//! - Triggers on top of the engine: [`schedule`], [`failover`], [`deploy`],
-//!   and the operator's: [`operate`] and [`explain`] (the command line).
-//! - The edge: [`report`] (results as JSON and EMF), [`telemetry`] (where
-//!   lines are written), [`config`] (settings and the engine wired to the
-//!   real [`adapters`]), [`custom_resource`] (a general CloudFormation
-//!   custom-resource library that always answers).
+//! The three Lambda binaries and the `nlb-target-sync` command line use only
+//! what this page re-exports:
+//!
+//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables), [`engine_from_env`]
+//!   and [`engine_with`] give an [`AwsSyncEngine`], a [`SyncEngine`] over the
+//!   real adapters; [`load_config_with`] loads the AWS configuration for a
+//!   profile and Region.
+//! - Asking the engine: [`SyncEngine::sync`] (a run, [`RunOutcome`]),
+//!   [`SyncEngine::on_schedule`], [`SyncEngine::follow_events`]
+//!   ([`BatchOutcome`]), [`SyncEngine::on_resource_request`], and the
+//!   operator's [`SyncEngine::status`], [`SyncEngine::apply`],
+//!   [`SyncEngine::explain`], [`SyncEngine::tag`] and [`SyncEngine::untag`].
+//! - Reporting: [`telemetry`] writes every log line; [`report`] makes the
+//!   JSON answers; with the `lambda` feature, [`rds_events`] reads what Lambda
+//!   delivered and [`lambda_deadline`] reads the invocation's deadline.
+//! - [`custom_resource`]: a general CloudFormation custom-resource library
+//!   that always answers (it imports nothing of the domain).
+//!
+//! # The layers inside (`docs/architecture.md` has the whole picture)
+//!
+//! - The pure domain: `spec` (the tag grammar), `target`, `managed` (whether
+//!   a target group can be synced), `resolution` (what a source resolved to),
+//!   `plan` (the sync decision), `events` (the RDS event table).
+//! - `ports`: what the domain needs from outside (target groups, the RDS API,
+//!   DNS), as traits with their error types; `clock`.
+//! - The engine: `resolve` (sources to addresses, shared within a run),
+//!   `sync` ([`SyncEngine`], the only way anything reaches the ports) and
+//!   `settle` (a sync, a wait for health, the run that finishes
+//!   make-before-break).
+//! - Triggers on top of the engine: `schedule`, `failover`, `deploy`, and the
+//!   operator's `operate` and `explain`.
+//! - The edge: `inbound` (SNS and EventBridge records), [`report`],
+//!   [`telemetry`], `config` (settings and the engine wired to the real
+//!   `adapters`).
 
-pub mod adapters;
-pub mod clock;
-pub mod config;
+mod adapters;
+mod causes;
+mod clock;
+mod config;
 pub mod custom_resource;
-pub mod deploy;
-pub mod events;
-pub mod explain;
-pub mod failover;
+mod deploy;
+mod events;
+mod explain;
+mod failover;
 #[cfg(test)]
 mod fakes;
-pub mod operate;
-pub mod plan;
-pub mod ports;
+#[cfg(feature = "lambda")]
+mod inbound;
+mod listing;
+mod managed;
+mod operate;
+mod plan;
+mod ports;
 pub mod report;
-pub mod resolution;
-pub mod resolve;
-pub mod schedule;
-pub mod spec;
-pub mod sync;
-pub mod target;
+mod resolution;
+mod resolve;
+mod schedule;
+mod settle;
+mod spec;
+mod sync;
+mod target;
 pub mod telemetry;
+
+pub use adapters::{NameServer, load_config_with};
+#[cfg(feature = "lambda")]
+pub use clock::lambda_deadline;
+pub use clock::now_millis;
+pub use config::{
+    AwsSyncEngine, ConfigError, Settings, SetupError, engine_from_env, engine_with, panic_drill_from_env,
+    watch_from_env,
+};
+pub use deploy::{DeployError, ResourceSpec};
+pub use events::{NotAnRdsEvent, RdsEvent};
+pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
+pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
+#[cfg(feature = "lambda")]
+pub use inbound::rds_events;
+pub use managed::GroupError;
+pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
+pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
+pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint};
+pub use settle::Settled;
+pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
+pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};
+pub use target::{AddressFamilies, PendingTarget, Target, TargetHealth};
+
+/// The planner and its inputs, for the benchmark (`cargo bench -p
+/// nlb-target-sync --features bench`); not part of the surface.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::plan::plan_with_absence;
+    pub use crate::resolution::{Resolution, SourceAnswer};
+    pub use crate::spec::Source;
+    pub use crate::target::{Target, TargetGroupState, TargetHealth};
+}

@@ -6,49 +6,31 @@
 //! is the engine's dry run. `explain` has its own module.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::deploy::PendingTarget;
-use crate::plan::Unresolved;
+use crate::managed::GroupError;
+use crate::plan::{Unresolved, unresolved};
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
 use crate::resolution::SourceAnswer;
-use crate::spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG, parse_sources};
-use crate::sync::{RunError, RunOutcome, Selection, SyncEngine, SyncError};
+use crate::settle::Settled;
+use crate::spec::{SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
+use crate::sync::{RunError, Selection, SyncEngine, SyncError, spec_tags};
 use crate::target::{HealthDetail, Target, TargetGroupInfo, TargetHealth, is_private};
 
-/// Longest tag value ELB accepts.
-const MAX_TAG_VALUE: usize = 256;
-/// How often a wait re-reads target health.
+/// How often `apply --wait-healthy` re-reads target health.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
 
 /// Why an operator command could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperateError {
-    #[error(
-        "target group '{reference}' does not exist in this account and region; give its name or ARN \
-         (check --region and --profile)"
-    )]
-    TargetGroupNotFound { reference: String },
-    #[error("target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced")]
-    NotIpTargetGroup { target_group: String, target_type: String },
     #[error(transparent)]
-    Refused(#[from] SpecRefused),
+    Group(#[from] GroupError),
+    #[error("{0}; nothing was written")]
+    Refused(#[from] SpecError),
     #[error(transparent)]
     Elb(#[from] ElbError),
     #[error(transparent)]
     Run(#[from] RunError),
-}
-
-/// Sources or a port that cannot be written as sync tags.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SpecRefused {
-    #[error("{error}; nothing was written")]
-    InvalidSpec { error: SpecError },
-    #[error(
-        "the sources take {length} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
-         {MAX_TAG_VALUE}; split them over several target groups; nothing was written"
-    )]
-    SourcesTooLong { length: usize },
 }
 
 /// One target of a target group's status: registered, wanted, or both.
@@ -76,32 +58,11 @@ pub struct GroupStatus {
     pub applied_view_ms: Option<u64>,
     /// Registered and wanted targets, in order.
     pub targets: Vec<TargetStatus>,
-    /// Sources that failed to resolve or gave no address.
+    /// Sources that failed to resolve or gave no address, as the planner
+    /// counts them.
     pub unresolved: Vec<Unresolved>,
     /// Why the status is incomplete (bad tags, not managed, ELB failure).
     pub error: Option<SyncError>,
-}
-
-/// What `apply` did: the sync, and with a wait, the wait and the run that
-/// finished make-before-break.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    pub run: RunOutcome,
-    /// Per target group (ARN): wanted targets still not healthy when the wait ended.
-    pub unhealthy: BTreeMap<String, Vec<PendingTarget>>,
-    /// The run after the wait, for groups that kept a healthy target only
-    /// until its replacement was healthy.
-    pub finish: Option<RunOutcome>,
-    pub waited: Duration,
-}
-
-impl Applied {
-    /// True when every run synced and every wanted target became healthy.
-    pub fn succeeded(&self) -> bool {
-        self.run.errors().is_empty()
-            && self.unhealthy.values().all(Vec::is_empty)
-            && self.finish.as_ref().is_none_or(|f| f.errors().is_empty())
-    }
 }
 
 /// What `tag` wrote.
@@ -126,18 +87,10 @@ pub struct Untagged {
     pub written: bool,
 }
 
-/// Validates sources and port as the tags would hold them, before any call.
-pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec, SpecRefused> {
-    let sources = parse_sources(&tokens.join(" ")).map_err(|error| SpecRefused::InvalidSpec { error })?;
-    if port == Some(0) {
-        return Err(SpecRefused::InvalidSpec { error: SpecError::BadPort { value: "0".into() } });
-    }
-    let spec = SyncSpec { sources, port };
-    let length = spec.sources_tag_value().len();
-    if length > MAX_TAG_VALUE {
-        return Err(SpecRefused::SourcesTooLong { length });
-    }
-    Ok(spec)
+/// Validates sources and port as the tags would hold them, before any call
+/// (an error here is [`OperateError::Refused`]: nothing was written).
+pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec, SpecError> {
+    SyncSpec::from_tokens(tokens, port)
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
@@ -148,7 +101,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         } else {
             self.target_groups_by_name(reference).await?
         };
-        found.ok_or_else(|| OperateError::TargetGroupNotFound { reference: reference.to_string() })
+        found.ok_or_else(|| GroupError::NotFound { target_group: reference.to_string() }.into())
     }
 
     /// The run selection for target groups named by ARN or name; none: every
@@ -190,16 +143,16 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 unresolved: Vec::new(),
                 error: None,
             };
-            let target_group = info.name.clone();
-            let spec = match SyncSpec::from_tags(&info.tags) {
+            // The status shows what it can: the sources of a group that
+            // cannot be synced still resolve, and its targets are still read.
+            let spec = match info.spec() {
                 Ok(Some(spec)) => Some(spec),
                 Ok(None) => {
-                    status.error = Some(SyncError::NotManaged { target_group: target_group.clone() });
+                    status.error = Some(GroupError::NotManaged { target_group: info.name.clone() }.into());
                     None
                 }
                 Err(error) => {
-                    status.error =
-                        Some(SyncError::InvalidSpec { target_group: target_group.clone(), tag: error.tag(), error });
+                    status.error = Some(error.into());
                     None
                 }
             };
@@ -211,17 +164,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     answers.push(resolver.resolve(source, info.families).await);
                 }
             }
-            if info.target_type != "ip" && status.error.is_none() {
-                status.error = Some(SyncError::NotIpTargetGroup {
-                    target_group: target_group.clone(),
-                    target_type: info.target_type.clone(),
-                });
+            if let Err(error) = info.require_ip() {
+                status.error.get_or_insert(error.into());
             }
             match self.target_health(&info.arn).await {
                 Ok(state) => {
                     status.targets = target_statuses(&answers, status.port, &state.targets, &state.details);
                 }
-                Err(error) => status.error = Some(SyncError::Elb { target_group, error }),
+                Err(error) => status.error = Some(SyncError::Elb { target_group: info.name.clone(), error }),
             }
             status.unresolved = unresolved(&answers);
             statuses.push(status);
@@ -232,75 +182,15 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Syncs the selection now; with a `wait`, waits until every wanted target
     /// passes health checks, then runs once more where a healthy target was
     /// kept only until its replacement was healthy (make before break).
-    pub async fn apply(&self, selection: &Selection, wait: Duration, progress: &(impl Fn(&str) + Sync)) -> Applied {
-        let started = Instant::now();
-        progress("resolving the sources and syncing");
-        let run = self.run(selection).await;
-        let mut applied = Applied { run, unhealthy: BTreeMap::new(), finish: None, waited: Duration::ZERO };
-        if wait.is_zero() || self.options().dry_run {
-            return applied;
-        }
-        let deadline = started + wait;
-        let mut replace = Vec::new();
-        for group in applied.run.groups.iter().filter(|g| g.error.is_none()) {
-            match self.wait_for_health(&group.arn, &group.desired(), deadline, progress).await {
-                Ok(pending) if pending.is_empty() => {
-                    if group.awaits_healthy_replacement() {
-                        replace.push(group.arn.clone());
-                    }
-                }
-                Ok(pending) => {
-                    applied.unhealthy.insert(group.arn.clone(), pending);
-                }
-                Err(error) => {
-                    let missing = group.desired().into_iter().map(|target| PendingTarget { target, health: None });
-                    applied.unhealthy.insert(group.arn.clone(), missing.collect());
-                    progress(&format!("cannot read the health of {}: {error}", group.label()));
-                }
-            }
-        }
-        applied.waited = started.elapsed();
-        if !replace.is_empty() {
-            progress("removing the targets the healthy ones replace");
-            applied.finish = Some(self.run(&Selection::Only(replace)).await);
-        }
-        applied
-    }
-
-    /// Re-reads health until every `wanted` target is healthy or `deadline`
-    /// passes; returns the targets still not healthy.
-    async fn wait_for_health(
-        &self,
-        arn: &str,
-        wanted: &BTreeSet<Target>,
-        deadline: Instant,
-        progress: &(impl Fn(&str) + Sync),
-    ) -> Result<Vec<PendingTarget>, ElbError> {
-        loop {
-            let state = self.target_health(arn).await?;
-            let pending: Vec<PendingTarget> = wanted
-                .iter()
-                .filter_map(|t| match state.targets.get(t) {
-                    Some(TargetHealth::Healthy) => None,
-                    health => Some(PendingTarget { target: *t, health: health.cloned() }),
-                })
-                .collect();
-            let now = Instant::now();
-            if pending.is_empty() || now >= deadline {
-                return Ok(pending);
-            }
-            progress(&format!("waiting for {} target(s) to pass health checks", pending.len()));
-            tokio::time::sleep((deadline - now).min(HEALTH_POLL)).await;
-        }
+    pub async fn apply(&self, selection: &Selection, wait: Duration, progress: &(impl Fn(&str) + Sync)) -> Settled {
+        self.sync_and_wait(selection, wait, HEALTH_POLL, progress).await
     }
 
     /// Writes the sync tags of a target group (by name or ARN): `spec` comes
     /// from [`spec_from_tokens`], so bad tokens never reach ELB.
     pub async fn tag(&self, reference: &str, spec: SyncSpec) -> Result<Tagged, OperateError> {
         let info = self.find_target_group(reference).await?;
-        if info.target_type != "ip" {
-            return Err(OperateError::NotIpTargetGroup { target_group: info.name, target_type: info.target_type });
-        }
+        info.require_ip()?;
         self.write_spec(&info, &spec).await?;
         Ok(Tagged {
             previous: info.tags.get(SOURCES_TAG).cloned(),
@@ -311,30 +201,17 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         })
     }
 
-    /// Removes the sync tags (sources, port, applied view), so no run touches
-    /// the target group again; its targets stay as they are.
+    /// Removes the sync tags (sources, port, and the functions' state tags),
+    /// so no run touches the target group again; its targets stay as they are.
     pub async fn untag(&self, reference: &str) -> Result<Untagged, OperateError> {
         let info = self.find_target_group(reference).await?;
-        let removed: Vec<&'static str> =
-            [SOURCES_TAG, PORT_TAG, VIEW_TAG].into_iter().filter(|k| info.tags.contains_key(*k)).collect();
+        let removed: Vec<&'static str> = spec_tags(true).into_iter().filter(|k| info.tags.contains_key(*k)).collect();
         let written = !self.options().dry_run && !removed.is_empty();
         if written {
             self.remove_spec(&info.arn, true).await?;
         }
         Ok(Untagged { arn: info.arn, name: info.name, removed, written })
     }
-}
-
-/// Sources that failed or gave no address, as the planner counts them.
-fn unresolved(answers: &[SourceAnswer]) -> Vec<Unresolved> {
-    answers
-        .iter()
-        .filter_map(|answer| match &answer.outcome {
-            Ok(resolution) if !resolution.addresses.is_empty() => None,
-            Ok(_) => Some(Unresolved { source: answer.source.clone(), error: None }),
-            Err(error) => Some(Unresolved { source: answer.source.clone(), error: Some(error.clone()) }),
-        })
-        .collect()
 }
 
 /// Every registered target and every wanted one (a private address a source
@@ -369,6 +246,7 @@ fn target_statuses(
 mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
+    use crate::spec::PORT_TAG;
     use crate::sync::SyncOptions;
     use std::sync::atomic::Ordering;
 
@@ -429,17 +307,36 @@ mod tests {
         let error = status[0].error.as_ref().unwrap().to_string();
         assert!(error.contains("rds-clustr:prod") && error.contains(SOURCES_TAG), "{error}");
         let err = e.status(&tokens(&["nope"])).await.unwrap_err();
-        assert_eq!(err, OperateError::TargetGroupNotFound { reference: "nope".into() });
+        assert_eq!(err, OperateError::Group(GroupError::NotFound { target_group: "nope".into() }));
+    }
+
+    #[tokio::test]
+    async fn status_counts_unresolved_sources_as_the_planner_does() {
+        // A Global Database secondary has no writer by design: its writer
+        // source stands for nothing, and that is not a failure.
+        let e = engine(false);
+        e.rds().cluster("replica", &[("replica-1", false)]);
+        e.rds().instance("replica-1", Some("prod-1.test"));
+        e.rds().global("replica", crate::ports::GlobalRole::Secondary { global_cluster: "g".into() });
+        e.elb().group("writer", Some("rds-cluster:replica:writer"));
+        e.elb().group("gone", Some("rds-instance:nope"));
+        let status = e.status(&[]).await.unwrap();
+        let unresolved = |name: &str| {
+            let group = status.iter().find(|g| g.name == name).unwrap();
+            group.unresolved.iter().map(|u| u.source.to_string()).collect::<Vec<_>>()
+        };
+        assert!(unresolved("writer").is_empty(), "{:?}", unresolved("writer"));
+        assert_eq!(unresolved("gone"), ["rds-instance:nope"]);
     }
 
     #[tokio::test]
     async fn a_bad_token_is_refused_before_any_call() {
         let err = spec_from_tokens(&tokens(&["rds-cluster:prod", "rds-prxy:px"]), None).unwrap_err();
-        let text = err.to_string();
+        let text = OperateError::from(err).to_string();
         assert!(text.contains("'rds-prxy:px'") && text.contains("nothing was written"), "{text}");
         let long: Vec<String> = (0..20).map(|i| format!("dns:host-{i}.example.internal")).collect();
-        assert!(matches!(spec_from_tokens(&long, None), Err(SpecRefused::SourcesTooLong { .. })));
-        assert!(matches!(spec_from_tokens(&tokens(&["dns:a.b"]), Some(0)), Err(SpecRefused::InvalidSpec { .. })));
+        assert!(matches!(spec_from_tokens(&long, None), Err(SpecError::SourcesTooLong { .. })));
+        assert!(matches!(spec_from_tokens(&tokens(&["dns:a.b"]), Some(0)), Err(SpecError::BadPort { .. })));
     }
 
     #[tokio::test]
@@ -452,8 +349,9 @@ mod tests {
         let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags[SOURCES_TAG], "rds-cluster:prod:readers");
         assert_eq!(tags[PORT_TAG], "6432");
+        e.elb().add_tags(&arn, &[(crate::spec::ABSENT_TAG, "10.0.0.1@1".into())]).await.unwrap();
         let untagged = e.untag(&arn).await.unwrap();
-        assert_eq!(untagged.removed, vec![SOURCES_TAG, PORT_TAG]);
+        assert_eq!(untagged.removed, vec![SOURCES_TAG, crate::spec::ABSENT_TAG, PORT_TAG], "what was really removed");
         assert!(e.elb().tags(&arn).await.unwrap().is_empty());
     }
 

@@ -25,6 +25,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::listing::joined;
 use crate::resolution::{Authority, ResolveError};
 pub use crate::resolution::{Resolution, SourceAnswer};
 use crate::spec::Source;
@@ -45,11 +46,6 @@ impl fmt::Display for Unresolved {
             Some(error) => write!(f, "{} ({error})", self.source),
         }
     }
-}
-
-/// `a (why), b (why)`, as reports and errors list unresolved sources.
-pub fn list_unresolved(sources: &[Unresolved], separator: &str) -> String {
-    sources.iter().map(Unresolved::to_string).collect::<Vec<_>>().join(separator)
 }
 
 /// Why a change was not made in this run.
@@ -74,7 +70,7 @@ impl fmt::Display for HoldReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HoldReason::SourcesUnresolved { sources } => {
-                write!(f, "not deregistered because these sources did not resolve: {}", list_unresolved(sources, ", "))
+                write!(f, "not deregistered because these sources did not resolve: {}", joined(sources, ", "))
             }
             HoldReason::NotPrivate => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
@@ -84,7 +80,7 @@ impl fmt::Display for HoldReason {
                 f,
                 "not deregistered because a source answered non-private addresses ({}); \
                  check that the function uses the VPC's DNS resolver",
-                addresses.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+                joined(addresses, ", ")
             ),
             HoldReason::NewerViewApplied { view_ms } => write!(
                 f,
@@ -180,31 +176,42 @@ impl Plan {
     }
 }
 
-/// Decides what to register and deregister. Pure: no I/O, no clock.
-pub fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
-    plan_with_absence(answers, port, current, None)
+/// The resolution of an answer that can be trusted: it resolved, and to
+/// some address, or to none by design (a Global Database secondary's writer).
+fn trusted(answer: &SourceAnswer) -> Option<&Resolution> {
+    match &answer.outcome {
+        Ok(resolution) if !resolution.addresses.is_empty() || resolution.authority == Authority::NoneByDesign => {
+            Some(resolution)
+        }
+        _ => None,
+    }
 }
 
-/// [`plan`], with the absence window applied when `absence` is given and a
-/// source is a `dns:` name.
+/// The sources whose answers cannot be trusted to remove anything: failed, or
+/// resolved to nothing where something was expected.
+pub fn unresolved(answers: &[SourceAnswer]) -> Vec<Unresolved> {
+    answers
+        .iter()
+        .filter(|answer| trusted(answer).is_none())
+        .map(|answer| Unresolved { source: answer.source.clone(), error: answer.outcome.as_ref().err().cloned() })
+        .collect()
+}
+
+/// Decides what to register and deregister, with the absence window applied
+/// when `absence` is given and a source is a `dns:` name. Pure: no I/O, no
+/// clock.
 pub fn plan_with_absence(
     answers: &[SourceAnswer],
     port: u16,
     current: &TargetGroupState,
     absence: Option<&Absence>,
 ) -> Plan {
+    let unresolved = unresolved(answers);
     let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
     let mut demoted: BTreeSet<IpAddr> = BTreeSet::new();
-    let mut unresolved: Vec<Unresolved> = Vec::new();
-    for answer in answers {
-        match &answer.outcome {
-            Ok(resolution) if !resolution.addresses.is_empty() || resolution.authority == Authority::NoneByDesign => {
-                wanted_ips.extend(&resolution.addresses);
-                demoted.extend(&resolution.demoted);
-            }
-            Ok(_) => unresolved.push(Unresolved { source: answer.source.clone(), error: None }),
-            Err(why) => unresolved.push(Unresolved { source: answer.source.clone(), error: Some(why.clone()) }),
-        }
+    for resolution in answers.iter().filter_map(trusted) {
+        wanted_ips.extend(&resolution.addresses);
+        demoted.extend(&resolution.demoted);
     }
 
     let mut plan = Plan::default();
@@ -300,6 +307,9 @@ mod tests {
     fn dns(name: &str) -> Source {
         Source::Dns { hostname: name.into() }
     }
+    fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
+        plan_with_absence(answers, port, current, None)
+    }
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
             source,
@@ -370,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn no_sources_at_all_deregisters_nothing() {
+    fn with_no_sources_only_an_unhealthy_stray_leaves() {
         let current = state(&[(t("10.0.1.5"), Unhealthy)]);
         let p = plan(&[], PORT, &current);
         // With no answers there is nothing wanted, but nothing failed either: an

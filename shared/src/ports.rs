@@ -115,6 +115,15 @@ pub struct Endpoint {
     pub cluster: Option<String>,
 }
 
+/// How an RDS Proxy endpoint is named in messages: `proxy` for the default
+/// endpoint, `proxy:endpoint` for a custom one.
+pub fn proxy_endpoint_id(proxy: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(endpoint) => format!("{proxy}:{endpoint}"),
+        None => proxy.to_string(),
+    }
+}
+
 /// A Blue/Green deployment, as DescribeBlueGreenDeployments reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BlueGreenDeployment {

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::clock::now_millis;
-use crate::events::{NotAnRdsEvent, RdsEvent};
+use crate::events::RdsEvent;
+use crate::failover::{EventDecision, RecordOutcome};
 use crate::plan::{Action, DeregisterReason};
 use crate::sync::{GroupOutcome, RunOutcome};
 use crate::target::Target;
@@ -173,44 +174,19 @@ pub fn decision_line(group: &GroupOutcome, trigger: Trigger, dry_run: bool) -> V
     })
 }
 
-/// What was done about one RDS event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventDecision {
-    /// Not one of the events that move addresses.
-    NotAddressMoving,
-    /// No managed target group follows the event's resource.
-    NoFollower,
-    /// The target groups that follow it were synced (and watched).
-    Followed(Followed),
-    /// The target groups could not be listed; the invocation fails.
-    FollowersUnknown,
-}
-
-/// How following an event went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Followed {
-    pub target_groups: Vec<String>,
-    pub runs: usize,
-    pub settled: bool,
-    pub changed: bool,
-    /// Unix ms when the target groups were last seen correct after a change.
-    pub converged_at_ms: Option<u64>,
-}
-
-impl EventDecision {
-    fn text(&self, event: &RdsEvent) -> String {
-        match self {
-            EventDecision::NotAddressMoving => "ignored: not an event that moves addresses".into(),
-            EventDecision::NoFollower => format!("ignored: no managed target group follows {}", event.source_id),
-            EventDecision::FollowersUnknown => {
-                format!("failed: cannot list the target groups to find those following {}", event.source_id)
-            }
-            EventDecision::Followed(f) => match (f.settled, f.changed) {
-                (true, true) => "synced: target groups changed and are correct".into(),
-                (true, false) => "synced: no change seen before the watch ended".into(),
-                (false, _) => "not settled when the watch ended".into(),
-            },
+/// What an event line says was done.
+fn decision_text(decision: &EventDecision, event: &RdsEvent) -> String {
+    match decision {
+        EventDecision::NotAddressMoving => "ignored: not an event that moves addresses".into(),
+        EventDecision::NoFollower => format!("ignored: no managed target group follows {}", event.source_id),
+        EventDecision::FollowersUnknown => {
+            format!("failed: cannot list the target groups to find those following {}", event.source_id)
         }
+        EventDecision::Followed(f) => match (f.settled, f.changed) {
+            (true, true) => "synced: target groups changed and are correct".into(),
+            (true, false) => "synced: no change seen before the watch ended".into(),
+            (false, _) => "not settled when the watch ended".into(),
+        },
     }
 }
 
@@ -237,23 +213,12 @@ pub fn event_line(event: &RdsEvent, decision: &EventDecision) -> Value {
         "sourceType": event.source_type,
         "sourceId": event.source_id,
         "eventMessage": event.message,
-        "decision": decision.text(event),
+        "decision": decision_text(decision, event),
         "targetGroups": followed.map_or(&[][..], |f| &f.target_groups[..]),
         "runs": followed.map(|f| f.runs),
         "settled": followed.map(|f| f.settled),
         "changed": followed.map(|f| f.changed),
     })
-}
-
-/// What became of one message of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordOutcome {
-    /// Not an RDS event at all (the subscription confirmation, other text).
-    NotAnRdsEvent(NotAnRdsEvent),
-    Event {
-        event: RdsEvent,
-        decision: EventDecision,
-    },
 }
 
 /// The line for one message: [`event_line`] for an RDS event, else a plain
@@ -314,7 +279,7 @@ mod tests {
                 PendingTarget { target: target("10.0.0.2:5432"), health: Some(TargetHealth::Initial) },
             ],
             plan: Some(plan),
-            error: Some(crate::sync::SyncError::NoPort { target_group: "db".into() }),
+            error: Some(crate::managed::GroupError::NoPort { target_group: "db".into() }.into()),
             duration: Duration::from_millis(12),
         };
         let line = decision_line(&group, Trigger::Schedule, false);
@@ -355,7 +320,7 @@ mod tests {
             event_time_ms: Some(1_000),
             message: "Completed failover".into(),
         };
-        let followed = Followed {
+        let followed = crate::failover::Followed {
             target_groups: vec!["tg".into()],
             runs: 1,
             settled: true,

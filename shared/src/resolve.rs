@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use crate::clock::now_millis;
-use crate::ports::{ClusterMember, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError};
+use crate::ports::{
+    ClusterMember, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError, proxy_endpoint_id,
+};
 use crate::resolution::{Authority, Resolution, ResolveError, SourceAnswer};
 use crate::spec::{ClusterRole, Source};
 use crate::target::AddressFamilies;
@@ -208,10 +210,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         let found = self.proxies.get(key, || self.rds.proxy_endpoint(name, endpoint)).await?;
         let address = found.address.ok_or_else(|| ResolveError::NoEndpoint {
             kind: "RDS Proxy endpoint",
-            id: match endpoint {
-                Some(e) => format!("{name}:{e}"),
-                None => name.to_string(),
-            },
+            id: proxy_endpoint_id(name, endpoint),
             status: found.status.clone(),
         })?;
         Ok(Resolution { addresses: self.name(&address, families).await?, ..Default::default() })

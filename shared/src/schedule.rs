@@ -5,9 +5,7 @@
 use serde_json::Value;
 
 use crate::ports::{DnsLookup, RdsDirectory, TargetGroups};
-use crate::report::{SyncReport, Trigger};
-use crate::sync::{RunFailed, Selection, SyncEngine};
-use crate::telemetry::emit_run;
+use crate::sync::{RunOutcome, Selection, SyncEngine};
 
 /// A payload whose `targetGroupArns` is not a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,26 +14,6 @@ pub enum PayloadError {
     NotAList { got: String },
     #[error("targetGroupArns holds {item}, which is not a string")]
     NotAString { item: String },
-}
-
-/// Why a scheduled invocation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
-    #[error(transparent)]
-    InvalidPayload(#[from] PayloadError),
-    #[error(transparent)]
-    SyncFailed(#[from] RunFailed),
-}
-
-impl From<ScheduleError> for lambda_runtime::Diagnostic {
-    fn from(error: ScheduleError) -> Self {
-        match error {
-            ScheduleError::InvalidPayload(e) => {
-                lambda_runtime::Diagnostic { error_type: "InvalidPayload".into(), error_message: e.to_string() }
-            }
-            ScheduleError::SyncFailed(failed) => failed.into(),
-        }
-    }
 }
 
 /// The target groups a payload selects.
@@ -53,12 +31,11 @@ pub fn selection(payload: &Value) -> Result<Selection, PayloadError> {
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
-    /// One scheduled run over what `payload` selects; fails when any target
-    /// group failed, so the function's Errors metric and alarms see it.
-    pub async fn on_schedule(&self, payload: &Value) -> Result<SyncReport, ScheduleError> {
-        let run = self.run(&selection(payload)?).await;
-        emit_run(&run, Trigger::Schedule);
-        Ok(SyncReport::from(&run.into_result()?))
+    /// One scheduled run over what `payload` selects. The handler fails the
+    /// invocation when any target group failed ([`RunOutcome::into_result`]),
+    /// so the function's Errors metric and alarms see it.
+    pub async fn on_schedule(&self, payload: &Value) -> Result<RunOutcome, PayloadError> {
+        Ok(self.sync(&selection(payload)?).await)
     }
 }
 

@@ -31,6 +31,14 @@ pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 /// was first missed: `10.0.1.5@1764590000 10.0.2.7@1764590060`.
 pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
 
+/// The longest tag value ELB takes. The sources tag must fit; the tags the
+/// functions write for themselves are cut to fit.
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// The tags the functions write for themselves, besides the spec: removed with
+/// the spec, never written by people.
+pub const STATE_TAGS: [&str; 2] = [VIEW_TAG, ABSENT_TAG];
+
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \
 rds-cluster:<cluster-id>:readers, rds-instance:<instance-id>, rds-proxy:<proxy-name>, \
@@ -139,6 +147,24 @@ impl SyncSpec {
         Ok(Some(SyncSpec { sources: parse_sources(sources)?, port }))
     }
 
+    /// A spec to write as tags, from tokens given by a person or a template:
+    /// the same grammar as the tag, a port from 1 to 65535, and a sources tag
+    /// value that fits in a tag. Checked before any call, so nothing is written
+    /// that every later run would refuse.
+    pub fn from_tokens<S: AsRef<str>>(tokens: &[S], port: Option<u16>) -> Result<SyncSpec, SpecError> {
+        let joined = tokens.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
+        let sources = parse_sources(&joined)?;
+        if port == Some(0) {
+            return Err(SpecError::BadPort { value: "0".into() });
+        }
+        let spec = SyncSpec { sources, port };
+        let length = spec.sources_tag_value().len();
+        if length > MAX_TAG_VALUE {
+            return Err(SpecError::SourcesTooLong { length });
+        }
+        Ok(spec)
+    }
+
     /// The value to write in the sources tag.
     pub fn sources_tag_value(&self) -> String {
         self.sources.iter().map(Source::to_string).collect::<Vec<_>>().join(" ")
@@ -217,13 +243,18 @@ pub enum SpecError {
     NoSources,
     #[error("bad port '{value}': give a whole number from 1 to 65535")]
     BadPort { value: String },
+    #[error(
+        "the sources take {length} characters in the {SOURCES_TAG} tag, and a tag value holds at most \
+         {MAX_TAG_VALUE}; split them over several target groups"
+    )]
+    SourcesTooLong { length: usize },
 }
 
 impl SpecError {
     /// The tag whose value is wrong.
     pub fn tag(&self) -> &'static str {
         match self {
-            SpecError::BadToken { .. } | SpecError::NoSources => SOURCES_TAG,
+            SpecError::BadToken { .. } | SpecError::NoSources | SpecError::SourcesTooLong { .. } => SOURCES_TAG,
             SpecError::BadPort { .. } => PORT_TAG,
         }
     }

@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::clock::now_millis;
-use crate::plan::{
-    Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, list_unresolved, plan_with_absence,
-};
+use crate::listing::joined;
+use crate::managed::{GroupError, ManagedGroup};
+use crate::plan::{Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, plan_with_absence};
 use crate::ports::{BlueGreenDeployment, DnsLookup, ElbError, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
-use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
+use crate::spec::{ABSENT_TAG, MAX_TAG_VALUE, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
@@ -65,9 +65,6 @@ impl Default for SyncOptions {
     }
 }
 
-/// The longest absence tag value ELB takes.
-const MAX_TAG_VALUE: usize = 256;
-
 /// Reads the absence tag (`ip@unix-seconds ...`); unreadable entries are skipped.
 fn parse_absent(value: &str) -> BTreeMap<IpAddr, u64> {
     value
@@ -100,34 +97,31 @@ fn encode_absent(since: &BTreeMap<IpAddr, u64>) -> String {
     value
 }
 
+/// The tags that make a target group managed and hold its sync state: the
+/// sources, the functions' state tags and, `with_port`, the port tag.
+pub(crate) fn spec_tags(with_port: bool) -> Vec<&'static str> {
+    let mut keys = vec![SOURCES_TAG];
+    keys.extend(STATE_TAGS);
+    if with_port {
+        keys.push(PORT_TAG);
+    }
+    keys
+}
+
 /// Why one target group could not be synced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
-    #[error("target group {target_group}: tag {tag} is invalid: {error}")]
-    InvalidSpec { target_group: String, tag: &'static str, error: SpecError },
-    #[error("target group {target_group} does not exist in this account and region")]
-    TargetGroupNotFound { target_group: String },
-    #[error(
-        "target group {target_group} has no {SOURCES_TAG} tag, so it is not managed; tag it or leave it out of targetGroupArns"
-    )]
-    NotManaged { target_group: String },
-    #[error("target group {target_group} has target type '{target_type}'; only 'ip' target groups can be synced")]
-    NotIpTargetGroup { target_group: String, target_type: String },
-    #[error("target group {target_group} has no port; set the nlb-target-sync:port tag")]
-    NoPort { target_group: String },
-    #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), list_unresolved(failures, "; "))]
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), joined(failures, "; "))]
     Unresolved { target_group: String, failures: Vec<Unresolved> },
     #[error(
         "target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver",
-        join(addresses)
+        joined(addresses, ", ")
     )]
     NonPrivate { target_group: String, addresses: Vec<std::net::IpAddr> },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
-}
-
-fn join<T: ToString>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// A failure of a run: before any target group, or of one target group.
@@ -233,16 +227,10 @@ impl RunOutcome {
 /// A run in which some target group failed: the invocation must fail so that
 /// Lambda's Errors metric, alarms and retries see it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} of {} target group(s) failed to sync: {}", errors.len(), total, errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | "))]
+#[error("{} of {} target group(s) failed to sync: {}", errors.len(), total, joined(errors, " | "))]
 pub struct RunFailed {
     pub errors: Vec<RunError>,
     pub total: usize,
-}
-
-impl From<RunFailed> for lambda_runtime::Diagnostic {
-    fn from(failed: RunFailed) -> Self {
-        lambda_runtime::Diagnostic { error_type: "SyncFailed".into(), error_message: failed.to_string() }
-    }
 }
 
 /// The sync engine: the ELB, RDS and DNS adapters and the run options.
@@ -265,28 +253,29 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Syncs the selected target groups, at most `concurrency` at once, sharing
     /// resolution work between them. Never panics on a bad target group: each
     /// failure is in its outcome.
-    pub async fn run(&self, selection: &Selection) -> RunOutcome {
-        self.run_with_view(selection, u64::MAX).await
+    pub async fn sync(&self, selection: &Selection) -> RunOutcome {
+        Box::pin(self.sync_groups(selection, u64::MAX, &BTreeSet::new())).await
     }
 
-    /// [`run`](Self::run) with each target group's view time (normally when the
-    /// oldest lookup behind its answers was sent) capped at `view_cap_ms`, to
-    /// test how runs with older and newer views interact.
-    pub async fn run_with_view(&self, selection: &Selection, view_cap_ms: u64) -> RunOutcome {
-        Box::pin(self.run_with(selection, view_cap_ms, &BTreeSet::new())).await
-    }
-
-    /// [`run`](Self::run) knowing from the RDS API that `retired` addresses no
+    /// [`sync`](Self::sync) knowing from the RDS API that `retired` addresses no
     /// longer hold the identity of any RDS source (the old blue databases after
     /// a Blue/Green switchover): like a demoted writer, they leave at once
     /// unless a source still wants them.
-    pub async fn run_retiring(&self, selection: &Selection, retired: &BTreeSet<IpAddr>) -> RunOutcome {
-        Box::pin(self.run_with(selection, u64::MAX, retired)).await
+    pub(crate) async fn sync_retiring(&self, selection: &Selection, retired: &BTreeSet<IpAddr>) -> RunOutcome {
+        Box::pin(self.sync_groups(selection, u64::MAX, retired)).await
+    }
+
+    /// [`sync`](Self::sync) with each target group's view time (normally when
+    /// the oldest lookup behind its answers was sent) capped at `view_cap_ms`,
+    /// to test how runs with older and newer views interact.
+    #[cfg(test)]
+    pub(crate) async fn sync_with_view_cap(&self, selection: &Selection, view_cap_ms: u64) -> RunOutcome {
+        Box::pin(self.sync_groups(selection, view_cap_ms, &BTreeSet::new())).await
     }
 
     /// The run itself. Callers box it: it nests the SDK's deep futures, and
     /// every handler around it would outgrow the compiler's layout depth limit.
-    async fn run_with(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
+    async fn sync_groups(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
         let mut run = RunOutcome { dry_run: self.options.dry_run, groups: Vec::new(), error: None };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
@@ -303,8 +292,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     let target_group = arn.clone();
                     groups.push(match self.target_groups.describe(arn).await {
                         Ok(Some(info)) if info.tags.contains_key(SOURCES_TAG) => Ok(info),
-                        Ok(Some(_)) => Err((arn.clone(), SyncError::NotManaged { target_group })),
-                        Ok(None) => Err((arn.clone(), SyncError::TargetGroupNotFound { target_group })),
+                        Ok(Some(_)) => Err((arn.clone(), GroupError::NotManaged { target_group }.into())),
+                        Ok(None) => Err((arn.clone(), GroupError::NotFound { target_group }.into())),
                         Err(error) => Err((arn.clone(), SyncError::Elb { target_group, error })),
                     });
                 }
@@ -329,7 +318,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 
     /// A resolver for one run: lookups are shared among everything it resolves.
-    pub fn resolver(&self) -> SourceResolver<'_, R, D> {
+    pub(crate) fn resolver(&self) -> SourceResolver<'_, R, D> {
         SourceResolver::new(&self.rds, &self.dns).with_dns_queries(self.options.dns_queries)
     }
 
@@ -366,7 +355,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// Writes `spec` as the target group's sync tags; a port tag the spec no
     /// longer has is removed. Does nothing in a dry run.
-    pub async fn write_spec(&self, info: &TargetGroupInfo, spec: &SyncSpec) -> Result<(), ElbError> {
+    pub(crate) async fn write_spec(&self, info: &TargetGroupInfo, spec: &SyncSpec) -> Result<(), ElbError> {
         if self.options.dry_run {
             return Ok(());
         }
@@ -381,21 +370,20 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         Ok(())
     }
 
-    /// Removes the sync tags (sources, applied view, and the port tag when
-    /// `with_port`), so no run touches the target group again.
-    pub async fn remove_spec(&self, arn: &str, with_port: bool) -> Result<(), ElbError> {
-        let mut keys = vec![SOURCES_TAG, VIEW_TAG, ABSENT_TAG];
-        if with_port {
-            keys.push(PORT_TAG);
-        }
-        self.target_groups.remove_tags(arn, &keys).await
+    /// Removes the sync tags (sources, the functions' own state tags, and the
+    /// port tag when `with_port`), so no run touches the target group again.
+    /// Returns the keys removed.
+    pub(crate) async fn remove_spec(&self, arn: &str, with_port: bool) -> Result<Vec<&'static str>, ElbError> {
+        let keys = spec_tags(with_port);
+        self.target_groups.remove_tags(arn, &keys).await?;
+        Ok(keys)
     }
 
     /// Stamps `view_ms` as the group's applied view unless a later one is
     /// there: a run that resolved before `view_ms` then changes nothing in the
     /// group (Delete does this before it removes its targets). Does nothing in
     /// a dry run.
-    pub async fn hold_back_views_before(&self, arn: &str, view_ms: u64) -> Result<(), ElbError> {
+    pub(crate) async fn hold_back_views_before(&self, arn: &str, view_ms: u64) -> Result<(), ElbError> {
         if self.options.dry_run {
             return Ok(());
         }
@@ -407,7 +395,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 
     /// Deregisters `targets` outside a sync run (a deleted resource's own).
-    pub async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+    pub(crate) async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
         self.target_groups.deregister(arn, targets).await
     }
 
@@ -436,18 +424,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         outcome: &mut GroupOutcome,
     ) -> Result<(), SyncError> {
         let target_group = outcome.label().to_string();
-        let spec = match SyncSpec::from_tags(&info.tags) {
-            Ok(Some(spec)) => spec,
-            Ok(None) => return Err(SyncError::NotManaged { target_group }),
-            Err(error) => return Err(SyncError::InvalidSpec { target_group, tag: error.tag(), error }),
-        };
-        outcome.sources = spec.sources.clone();
-        if info.target_type != "ip" {
-            return Err(SyncError::NotIpTargetGroup { target_group, target_type: info.target_type.clone() });
+        if let Ok(Some(spec)) = info.spec() {
+            outcome.sources = spec.sources;
         }
-        let Some(port) = spec.port.or(info.port) else {
-            return Err(SyncError::NoPort { target_group });
-        };
+        let ManagedGroup { spec, port } = info.managed()?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
 
         let observed: Vec<(SourceAnswer, u64)> =
@@ -526,7 +506,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 impl<T, R, D> SyncEngine<T, R, D> {
     /// The RDS and DNS ports, for engine methods that watch each lookup
     /// (`explain` records them); still private to the crate.
-    pub(crate) fn lookups(&self) -> (&R, &D) {
+    pub(crate) fn rds_and_dns(&self) -> (&R, &D) {
         (&self.rds, &self.dns)
     }
 }
@@ -573,7 +553,7 @@ mod tests {
         let e = engine(false);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         let b = e.target_groups.group("b", Some("rds-proxy:px"));
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert!(report.errors().is_empty(), "{:?}", report.errors());
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.9", "10.0.2.9"]);
         assert_eq!(e.target_groups.held(&b), vec!["10.0.1.9", "10.0.2.9"]);
@@ -585,11 +565,11 @@ mod tests {
     async fn rerun_with_unchanged_sources_makes_no_mutating_call() {
         let e = engine(false);
         e.target_groups.group("a", Some("rds-proxy:px rds-cluster:prod"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         let after_first = e.target_groups.mutations.load(Ordering::SeqCst);
         assert_eq!(after_first, 1, "one RegisterTargets call for the first fill");
         let tag_writes = e.target_groups.tag_writes.load(Ordering::SeqCst);
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.mutations.load(Ordering::SeqCst), after_first);
         assert_eq!(e.target_groups.tag_writes.load(Ordering::SeqCst), tag_writes, "no view stamp either");
         assert!(!report.groups[0].changed());
@@ -602,7 +582,7 @@ mod tests {
         let good = e.target_groups.group("good", Some("rds-cluster:prod"));
         let untagged = e.target_groups.group("plain", None);
         e.target_groups.seed(&untagged, "10.9.9.9");
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
@@ -625,7 +605,7 @@ mod tests {
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         e.target_groups.seed(&a, "10.0.7.7");
         e.dns.fail("px.proxy.test");
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.7.7"]);
         let err = report.into_result().unwrap_err().to_string();
         assert!(err.contains("px.proxy.test") && err.contains("nothing was deregistered"), "{err}");
@@ -635,7 +615,7 @@ mod tests {
     async fn dry_run_reports_the_plan_and_changes_nothing() {
         let e = engine(true);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert!(report.dry_run);
         assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.9:5432", "10.0.2.9:5432"]);
         assert!(e.target_groups.held(&a).is_empty());
@@ -649,7 +629,7 @@ mod tests {
         // 10.0.2.2 (prod-2) was the writer; the RDS API now names prod-1.
         e.target_groups.seed(&a, "10.0.2.2");
         *e.target_groups.fail_register.lock().unwrap() = true;
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"], "old writer kept: no empty window");
         assert!(report.errors()[0].to_string().contains("RegisterTargets"));
         assert!(report.groups[0].deregistered.is_empty());
@@ -659,10 +639,10 @@ mod tests {
     async fn writer_change_swaps_targets_in_one_run() {
         let e = engine(false);
         let a = e.target_groups.group("a", Some("rds-cluster:prod:writer"));
-        e.run(&Selection::AllManaged).await;
+        e.sync(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
         e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-        let report = e.run(&Selection::AllManaged).await;
+        let report = e.sync(&Selection::AllManaged).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
         assert_eq!(
             report.groups[0].deregistered,
@@ -675,15 +655,15 @@ mod tests {
         let e = engine(false);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
         *e.target_groups.register_health.lock().unwrap() = TargetHealth::Unhealthy;
-        let first = e.run(&Selection::AllManaged).await;
+        let first = e.sync(&Selection::AllManaged).await;
         let pending: Vec<String> = first.groups[0].not_healthy.iter().map(ToString::to_string).collect();
         assert_eq!(pending, ["10.0.1.9:5432 initial", "10.0.2.9:5432 initial"], "just registered");
         let dry = engine(true);
         dry.target_groups.group("a", Some("rds-proxy:px"));
-        let planned = dry.run(&Selection::AllManaged).await;
+        let planned = dry.sync(&Selection::AllManaged).await;
         assert!(planned.groups[0].not_healthy.iter().all(|p| p.health.is_none()), "a dry run registered nothing");
 
-        let second = e.run(&Selection::AllManaged).await;
+        let second = e.sync(&Selection::AllManaged).await;
         let pending: Vec<String> = second.groups[0].not_healthy.iter().map(ToString::to_string).collect();
         assert_eq!(pending, ["10.0.1.9:5432 unhealthy", "10.0.2.9:5432 unhealthy"], "as read");
         e.target_groups
@@ -694,7 +674,7 @@ mod tests {
             .unwrap()
             .values_mut()
             .for_each(|h| *h = TargetHealth::Healthy);
-        assert!(e.run(&Selection::AllManaged).await.groups[0].not_healthy.is_empty());
+        assert!(e.sync(&Selection::AllManaged).await.groups[0].not_healthy.is_empty());
     }
 
     #[tokio::test]
@@ -702,7 +682,7 @@ mod tests {
         let e = engine(false);
         let plain = e.target_groups.group("plain", None);
         let a = e.target_groups.group("a", Some("rds-proxy:px"));
-        let report = e.run(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()])).await;
+        let report = e.sync(&Selection::Only(vec![a.clone(), plain.clone(), "arn:missing".into()])).await;
         let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().any(|e| e.contains("arn:missing") && e.contains("does not exist")));
@@ -715,11 +695,11 @@ mod tests {
     async fn a_view_stamp_holds_back_older_runs_and_never_moves_back() {
         let e = engine(false);
         let a = e.target_groups.group("a", Some("rds-cluster:prod"));
-        e.run_with_view(&Selection::AllManaged, 1_000).await;
+        e.sync_with_view_cap(&Selection::AllManaged, 1_000).await;
         e.hold_back_views_before(&a, 5_000).await.unwrap();
         // A run that resolved at 4000 sees a failover but changes nothing.
         e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-        let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
+        let report = e.sync_with_view_cap(&Selection::AllManaged, 4_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
         assert!(
             report.groups[0].held_back().iter().all(|h| h.reason == HoldReason::NewerViewApplied { view_ms: 5000 })
@@ -728,7 +708,7 @@ mod tests {
         e.hold_back_views_before(&a, 2_000).await.unwrap();
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "5000");
         // A run after the stamp applies.
-        e.run_with_view(&Selection::AllManaged, 6_000).await;
+        e.sync_with_view_cap(&Selection::AllManaged, 6_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
     }
 
@@ -736,18 +716,18 @@ mod tests {
     async fn a_run_with_an_older_view_does_not_undo_a_newer_one() {
         let e = engine(false);
         let a = e.target_groups.group("a", Some("rds-cluster:prod"));
-        e.run_with_view(&Selection::AllManaged, 1_000).await;
+        e.sync_with_view_cap(&Selection::AllManaged, 1_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.1"]);
 
         // Failover: a run that resolved at 3000 sees prod-2 as writer and swaps.
         e.rds.cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-        e.run_with_view(&Selection::AllManaged, 3_000).await;
+        e.sync_with_view_cap(&Selection::AllManaged, 3_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
 
         // A run that resolved at 2000, before the failover, reads the health
         // only now: its stale plan (put prod-1 back, drop prod-2) is not applied.
         e.rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
-        let report = e.run_with_view(&Selection::AllManaged, 2_000).await;
+        let report = e.sync_with_view_cap(&Selection::AllManaged, 2_000).await;
         assert_eq!(e.target_groups.held(&a), vec!["10.0.2.2"]);
         let group = &report.groups[0];
         assert!(!group.changed(), "{group:?}");
@@ -760,7 +740,7 @@ mod tests {
         assert!(group.error.is_none());
 
         // A later view applies normally and stamps the tag.
-        let report = e.run_with_view(&Selection::AllManaged, 4_000).await;
+        let report = e.sync_with_view_cap(&Selection::AllManaged, 4_000).await;
         assert_eq!(texts(&report.groups[0].registered), vec!["10.0.1.1:5432"]);
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
     }

@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use crate::report::{Trigger, decision_line};
+use crate::failover::BatchOutcome;
+use crate::report::{Trigger, decision_line, record_line};
 use crate::sync::RunOutcome;
 
 /// Starts JSON logging to stdout. The level comes from `RUST_LOG`, else
@@ -38,4 +39,15 @@ pub fn emit_run(run: &RunOutcome, trigger: Trigger) {
 /// Writes one JSON line (EMF is read from stdout, not through `tracing`).
 pub fn emit_line(line: &Value) {
     println!("{line}");
+}
+
+/// The lines of an RDS-event batch: the decision lines of the watch's runs
+/// that changed something and of its last run, then one line per record.
+pub fn emit_batch(batch: &BatchOutcome) {
+    for run in batch.watch.iter().flat_map(|w| w.reported_runs()) {
+        emit_run(run, Trigger::Failover);
+    }
+    for record in &batch.records {
+        emit_line(&record_line(record));
+    }
 }

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use nlb_target_sync::clock::lambda_deadline;
-use nlb_target_sync::config::{engine_from_env, panic_drill_from_env};
 use nlb_target_sync::custom_resource::{CustomResourceRequest, DEFAULT_MARGIN, Failure, HttpSink, Progress, answer};
-use nlb_target_sync::telemetry;
+use nlb_target_sync::report::Trigger;
+use nlb_target_sync::{engine_from_env, lambda_deadline, panic_drill_from_env, telemetry};
 use serde_json::Value;
 
 #[tokio::main]
@@ -27,10 +26,15 @@ async fn main() -> Result<(), Error> {
                 progress.set("running with NLB_SYNC_FAULT_INJECTION=panic");
                 panic!("fault injected by NLB_SYNC_FAULT_INJECTION=panic");
             }
-            engine.on_resource_request(&request, &progress).await
+            let mut runs = Vec::new();
+            let outcome = engine.on_resource_request(&request, &progress, &mut runs).await;
+            runs.iter().for_each(|run| telemetry::emit_run(run, Trigger::Deploy));
+            outcome
         };
         let deadline = lambda_deadline(&event.context);
-        Ok::<_, Diagnostic>(answer(event.payload, deadline, DEFAULT_MARGIN, sink, work).await?)
+        answer(event.payload, deadline, DEFAULT_MARGIN, sink, work)
+            .await
+            .map_err(|e| Diagnostic { error_type: e.kind().into(), error_message: e.to_string() })
     }))
     .await
 }

@@ -7,11 +7,8 @@
 use std::time::Duration;
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use nlb_target_sync::clock::lambda_deadline;
-use nlb_target_sync::config::{engine_from_env, watch_from_env};
-use nlb_target_sync::events::records_of;
 use nlb_target_sync::report::batch_answer;
-use nlb_target_sync::telemetry;
+use nlb_target_sync::{engine_from_env, lambda_deadline, rds_events, telemetry, watch_from_env};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -27,8 +24,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let latest = lambda_deadline(&event.context).checked_sub(DEADLINE_MARGIN).unwrap_or_else(Instant::now);
         let deadline = (Instant::now() + watch).min(latest);
-        let records = records_of(&event.payload);
-        let batch = engine.follow_events(&records, recheck, deadline).await.into_result().map_err(Diagnostic::from)?;
+        let batch = engine.follow_events(&rds_events(&event.payload), recheck, deadline).await;
+        telemetry::emit_batch(&batch);
+        let batch = batch
+            .into_result()
+            .map_err(|failed| Diagnostic { error_type: "SyncFailed".into(), error_message: failed.to_string() })?;
         Ok::<_, Diagnostic>(batch_answer(&batch.records, batch.watch.as_ref().map_or(0, |w| w.runs), batch.last_run()))
     }))
     .await

@@ -6,6 +6,7 @@ use rds::error::{ProvideErrorMetadata, SdkError};
 use super::sdk::api_failure;
 use crate::ports::{
     BlueGreenDeployment, ClusterMember, Endpoint, GlobalRole, RdsDirectory, RdsError, SwitchoverMember,
+    proxy_endpoint_id,
 };
 
 /// The RDS API through the AWS SDK.
@@ -105,7 +106,7 @@ impl RdsDirectory for RdsApi {
                 cluster: None,
             });
         };
-        let id = format!("{proxy}:{endpoint_name}");
+        let id = proxy_endpoint_id(proxy, Some(endpoint_name));
         let out = self
             .client
             .describe_db_proxy_endpoints()

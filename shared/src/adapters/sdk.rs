@@ -79,14 +79,5 @@ where
 
 /// An error's chain of causes on one line, outermost first.
 fn causes(error: Option<&(dyn Error + 'static)>) -> String {
-    let mut parts = Vec::new();
-    let mut next = error;
-    while let Some(e) = next {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    if parts.is_empty() { "no detail given".to_string() } else { parts.join(": ") }
+    crate::causes::chain(error).unwrap_or_else(|| "no detail given".to_string())
 }

@@ -81,13 +81,13 @@ pub enum CustomResourceError {
     },
 }
 
-impl From<CustomResourceError> for lambda_runtime::Diagnostic {
-    fn from(error: CustomResourceError) -> Self {
-        let error_type = match &error {
+impl CustomResourceError {
+    /// A short name for the kind of failure, for the invocation's error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
             CustomResourceError::Unanswerable(_) => "UnanswerableRequest",
             CustomResourceError::Delivery { .. } => "ResponseNotDelivered",
-        };
-        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+        }
     }
 }
 

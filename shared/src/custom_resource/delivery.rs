@@ -215,14 +215,7 @@ fn build_client() -> Result<HttpClient, String> {
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::causes::chain(Some(error)).unwrap_or_default()
 }
 
 fn brief_body(body: &[u8]) -> String {
