@@ -8,7 +8,36 @@ use tokio::time::Instant;
 
 /// The current time in Unix milliseconds (0 if the clock is before 1970).
 pub fn now_millis() -> u64 {
+    #[cfg(test)]
+    if let Some(virtual_ms) = virtual_time::now() {
+        return virtual_ms;
+    }
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(0)).unwrap_or(0)
+}
+
+/// Tests that run on tokio's paused clock (the simulation of overlapping
+/// runs) make [`now_millis`] follow it on their thread.
+#[cfg(test)]
+pub(crate) mod virtual_time {
+    use std::cell::Cell;
+
+    thread_local! {
+        static START: Cell<Option<(u64, tokio::time::Instant)>> = const { Cell::new(None) };
+    }
+
+    /// From now on, on this thread, Unix time is `start_ms` plus the time
+    /// tokio's clock has advanced since.
+    pub(crate) fn start(start_ms: u64) {
+        START.with(|s| s.set(Some((start_ms, tokio::time::Instant::now()))));
+    }
+
+    pub(crate) fn stop() {
+        START.with(|s| s.set(None));
+    }
+
+    pub(super) fn now() -> Option<u64> {
+        START.with(Cell::get).map(|(ms, at)| ms + u64::try_from(at.elapsed().as_millis()).unwrap_or(0))
+    }
 }
 
 #[cfg(feature = "lambda")]

@@ -11,6 +11,7 @@
 //! | `NLB_SYNC_DNS_ABSENCE_SECONDS` | how long a `dns:` source must miss an address before it is deregistered (0-3600) | 120 |
 //! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
 //! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
+//! | `NLB_SYNC_LEASE_TABLE` | DynamoDB table of per-target-group leases (partition key `targetGroup`, string): one run at a time changes a group | none: runs are ordered by the applied-view tag alone |
 //! | `NLB_SYNC_FAULT_INJECTION` | `panic`: `sync-on-deploy` panics in its work (a drill of the always-answer path) | unset |
 //!
 //! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
@@ -18,7 +19,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::adapters::{DnsSetupError, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config};
+use std::sync::Arc;
+
+use crate::adapters::{DnsSetupError, DynamoDbLeases, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config};
 use crate::sync::{SyncEngine, SyncOptions};
 
 /// The engine with the real AWS and DNS adapters.
@@ -48,6 +51,8 @@ pub struct Settings {
     pub name_server: NameServer,
     pub dns_timeout: Duration,
     pub dns_attempts: usize,
+    /// The DynamoDB lease table; `None`: no leases.
+    pub lease_table: Option<String>,
     pub options: SyncOptions,
 }
 
@@ -89,6 +94,16 @@ impl Settings {
                 "milliseconds from 50 to 30000",
             )?),
             dns_attempts: number("NLB_SYNC_DNS_ATTEMPTS", 2, 1, 5, "a whole number from 1 to 5")? as usize,
+            lease_table: match read("NLB_SYNC_LEASE_TABLE") {
+                Some(value) if !valid_table_name(&value) => {
+                    return Err(ConfigError {
+                        variable: "NLB_SYNC_LEASE_TABLE",
+                        value,
+                        expected: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'",
+                    });
+                }
+                table => table,
+            },
             options: SyncOptions {
                 dry_run,
                 concurrency: number("NLB_SYNC_CONCURRENCY", 8, 1, 64, "a whole number from 1 to 64")? as usize,
@@ -126,6 +141,11 @@ fn watch_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<(Duration, 
     Ok((Duration::from_secs(watch), Duration::from_millis(recheck)))
 }
 
+/// DynamoDB's rule for table names.
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
 fn number_var(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
@@ -153,7 +173,11 @@ pub async fn engine_from_env() -> Result<AwsSyncEngine, SetupError> {
 /// line reads both from its flags and the environment).
 pub fn engine_with(settings: &Settings, config: &aws_config::SdkConfig) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
-    Ok(SyncEngine::new(ElbTargetGroups::new(config), RdsApi::new(config), dns, settings.options.clone()))
+    let engine = SyncEngine::new(ElbTargetGroups::new(config), RdsApi::new(config), dns, settings.options.clone());
+    Ok(match &settings.lease_table {
+        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table))),
+        None => engine,
+    })
 }
 
 #[cfg(test)]
@@ -173,6 +197,9 @@ mod tests {
         assert_eq!(s.options, SyncOptions::default());
         assert_eq!((s.options.dns_queries, s.options.absence_window), (3, Duration::from_secs(120)));
         assert_eq!(s.dns_timeout, Duration::from_secs(2));
+        assert_eq!(s.lease_table, None);
+        let leased = settings(&[("NLB_SYNC_LEASE_TABLE", "stack-Leases-1A2B")]).unwrap();
+        assert_eq!(leased.lease_table.as_deref(), Some("stack-Leases-1A2B"));
     }
 
     #[test]
@@ -198,6 +225,7 @@ mod tests {
             ("NLB_SYNC_DRY_RUN", "maybe"),
             ("NLB_SYNC_CONCURRENCY", "0"),
             ("NLB_SYNC_DNS_TIMEOUT_MS", "x"),
+            ("NLB_SYNC_LEASE_TABLE", "no spaces"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

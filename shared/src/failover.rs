@@ -18,6 +18,7 @@ use crate::clock::now_millis;
 use crate::events::{
     FollowUp, NotAnRdsEvent, RdsEvent, RdsResource, Related, SourceKind, depends_on, deployment_related,
 };
+use crate::plan::DeregisterReason;
 use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::spec::{ClusterRole, Source};
 use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
@@ -49,7 +50,9 @@ pub struct WatchOutcome {
     pub runs: usize,
     /// The target groups match the sources and nothing is held back.
     pub settled: bool,
-    /// Some run changed a target group, or the desired set changed while watching.
+    /// The event's own change was seen: the RDS API moved an identity (a run
+    /// deregistered an old writer or blue database), or the desired set
+    /// changed while watching.
     pub changed: bool,
     /// Unix ms when the target groups were last seen correct after a change.
     pub converged_at_ms: Option<u64>,
@@ -200,10 +203,15 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         loop {
             let run = self.sync_retiring(&selection, retired).await;
             outcome.runs += 1;
-            let applied = run.groups.iter().any(|g| g.changed());
+            // The event's own change: the RDS API moved an identity (an old
+            // writer or blue database left), or an answer moved since the first
+            // run. Another pending change that a run applied in passing (a
+            // reader added to a group that follows the same cluster) is not it.
+            let identity_moved =
+                run.groups.iter().any(|g| g.deregistered.iter().any(|(_, why)| *why == DeregisterReason::RoleChanged));
             let desired = desired_sets(&run);
             let first = first_desired.get_or_insert_with(|| desired.clone());
-            outcome.changed |= applied || *first != desired;
+            outcome.changed |= identity_moved || *first != desired;
             outcome.settled = run.errors().is_empty() && run.groups.iter().all(|g| g.held_back().is_empty());
             if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
                 outcome.converged_at_ms = Some(now_millis());

@@ -51,6 +51,7 @@ mod failover;
 mod fakes;
 #[cfg(feature = "lambda")]
 mod inbound;
+mod lease;
 mod listing;
 mod managed;
 mod operate;
@@ -61,6 +62,8 @@ mod resolution;
 mod resolve;
 mod schedule;
 mod settle;
+#[cfg(test)]
+mod simulation;
 mod spec;
 mod sync;
 mod target;

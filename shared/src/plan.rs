@@ -61,6 +61,9 @@ pub enum HoldReason {
     AwaitingHealthyReplacement,
     /// Another run applied a view resolved later than this run's (Unix ms).
     NewerViewApplied { view_ms: u64 },
+    /// Another run held the target group's lease for as long as this run
+    /// waited: that run, or the next, makes the change.
+    AnotherRunApplying,
     /// A `dns:` name stopped answering the address only recently (Unix ms);
     /// it may be a rotating answer.
     AbsentTooShort { since_ms: u64, window_ms: u64 },
@@ -91,6 +94,10 @@ impl fmt::Display for HoldReason {
                 "kept for now: no source has answered it since {since_ms} ms (Unix); it is deregistered once it \
                  has been missing for {} s, so a name that answers rotating subsets does not flap",
                 window_ms / 1000
+            ),
+            HoldReason::AnotherRunApplying => f.write_str(
+                "not changed: another run was changing this target group (it held the group's lease) for as long \
+                 as this run waited; that run, or the next, makes the change",
             ),
             HoldReason::AwaitingHealthyReplacement => f.write_str(
                 "kept for now: it is healthy and no wanted target is healthy yet; \

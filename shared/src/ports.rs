@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState};
 
@@ -96,6 +97,33 @@ pub enum DnsData {
     Address(IpAddr),
     /// A CNAME record: the name points at this one.
     Alias(String),
+}
+
+/// What [`LeaseStore`] calls return: boxed, so the engine can hold any store
+/// (DynamoDB, none, a fake) behind one pointer.
+pub type LeaseFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LeaseError>> + Send + 'a>>;
+
+/// Per-target-group leases with a real conditional write, so that only one
+/// run at a time changes a target group (ELB itself offers no conditional
+/// write). Times are Unix milliseconds.
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease on `key` for `owner` until `until_ms` when nobody holds
+    /// it, or the holder's lease ended before `now_ms`; `Ok(false)` when
+    /// another holder's lease still runs.
+    fn acquire<'a>(&'a self, key: &'a str, owner: &'a str, now_ms: u64, until_ms: u64) -> LeaseFuture<'a, bool>;
+    /// Ends the lease on `key` if `owner` still holds it.
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> LeaseFuture<'a, ()>;
+    /// Whether any run holds a lease on `key` that still runs at `now_ms`.
+    fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> LeaseFuture<'a, bool>;
+}
+
+/// A lease call that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("DynamoDB {operation} on the lease of {key} failed: {failure}")]
+pub struct LeaseError {
+    pub operation: &'static str,
+    pub key: String,
+    pub failure: ApiFailure,
 }
 
 /// A member of a DB cluster, as DescribeDBClusters lists it.

@@ -279,6 +279,7 @@ mod tests {
                 PendingTarget { target: target("10.0.0.2:5432"), health: Some(TargetHealth::Initial) },
             ],
             plan: Some(plan),
+            view_ms: Some(1),
             error: Some(crate::managed::GroupError::NoPort { target_group: "db".into() }.into()),
             duration: Duration::from_millis(12),
         };

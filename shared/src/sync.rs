@@ -19,15 +19,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::adapters::NoLeases;
 use crate::clock::now_millis;
+use crate::lease::Lease;
 use crate::listing::joined;
 use crate::managed::{GroupError, ManagedGroup};
 use crate::plan::{Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, plan_with_absence};
-use crate::ports::{BlueGreenDeployment, DnsLookup, ElbError, LookupError, RdsDirectory, RdsError, TargetGroups};
+use crate::ports::{
+    BlueGreenDeployment, DnsLookup, ElbError, LeaseError, LeaseStore, LookupError, RdsDirectory, RdsError, TargetGroups,
+};
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
 use crate::spec::{ABSENT_TAG, MAX_TAG_VALUE, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
@@ -122,6 +127,13 @@ pub enum SyncError {
     NonPrivate { target_group: String, addresses: Vec<std::net::IpAddr> },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
+    #[error("target group {target_group}: {error}; nothing was changed in this run, the next run retries")]
+    Lease { target_group: String, error: LeaseError },
+    #[error(
+        "target group {target_group}: this run's lease ran out before its changes were made (the run was slowed or \
+         paused); it stopped changing the group, and the next run completes the change"
+    )]
+    LeaseRanOut { target_group: String },
 }
 
 /// A failure of a run: before any target group, or of one target group.
@@ -152,6 +164,9 @@ pub struct GroupOutcome {
     /// them before its changes (`None`: not registered), and `initial` for
     /// the ones it registered, as ELB starts every new registration.
     pub not_healthy: Vec<PendingTarget>,
+    /// When (Unix ms) the lookups behind the plan were sent; absent when the
+    /// run stopped before planning.
+    pub view_ms: Option<u64>,
     pub error: Option<SyncError>,
     pub duration: Duration,
 }
@@ -166,6 +181,7 @@ impl GroupOutcome {
             registered: Vec::new(),
             deregistered: Vec::new(),
             not_healthy: Vec::new(),
+            view_ms: None,
             error: None,
             duration: Duration::ZERO,
         }
@@ -238,12 +254,23 @@ pub struct SyncEngine<T, R, D> {
     target_groups: T,
     rds: R,
     dns: D,
+    /// Who may change a target group now (`crate::lease`).
+    pub(crate) leases: Arc<dyn LeaseStore>,
     options: SyncOptions,
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
+    /// An engine without a lease store: runs are ordered by the applied-view
+    /// tag alone (see [`with_leases`](Self::with_leases)).
     pub fn new(target_groups: T, rds: R, dns: D, options: SyncOptions) -> Self {
-        SyncEngine { target_groups, rds, dns, options }
+        SyncEngine { target_groups, rds, dns, leases: Arc::new(NoLeases), options }
+    }
+
+    /// Changes a target group only while holding its lease in `leases`, so
+    /// that overlapping runs apply one after the other, each on a fresh view.
+    pub fn with_leases(mut self, leases: Arc<dyn LeaseStore>) -> Self {
+        self.leases = leases;
+        self
     }
 
     pub fn options(&self) -> &SyncOptions {
@@ -414,7 +441,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 
     /// Plans one target group and applies the plan, recording in `outcome`
-    /// what was decided and done.
+    /// what was decided and done. A plan with nothing to change is the answer
+    /// unless another run holds the group's lease; any change is made under
+    /// the lease, on a view taken after the lease was won (`crate::lease`).
     async fn decide_and_apply(
         &self,
         info: &TargetGroupInfo,
@@ -427,54 +456,23 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         if let Ok(Some(spec)) = info.spec() {
             outcome.sources = spec.sources;
         }
-        let ManagedGroup { spec, port } = info.managed()?;
+        let group = info.managed()?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
-
-        let observed: Vec<(SourceAnswer, u64)> =
-            futures::future::join_all(spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
-        // This group's view is as old as the oldest lookup behind it.
-        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
-        let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
-        if !retired.is_empty() {
-            for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
-                if let Ok(resolution) = &mut answer.outcome {
-                    resolution.demoted.extend(retired);
-                }
-            }
-        }
-        let current = self.target_groups.state(&info.arn).await.map_err(elb)?;
-        let absent_before = info.tags.get(ABSENT_TAG).map(|v| parse_absent(v)).unwrap_or_default();
-        let absence = Absence {
-            since: absent_before.clone(),
-            now_ms: now_millis(),
-            window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
-        };
-        let plan = outcome.plan.insert(plan_with_absence(&answers, port, &current, Some(&absence)));
-        outcome.not_healthy = not_healthy(&plan.desired, &current);
-
-        if self.options.dry_run {
-            outcome.registered = plan.register.clone();
-            outcome.deregistered = plan.deregister.clone();
+        let absent_tag = info.tags.get(ABSENT_TAG).map(String::as_str);
+        let first = self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?;
+        let decision = if self.options.dry_run {
+            outcome.registered = first.plan.register.clone();
+            outcome.deregistered = first.plan.deregister.clone();
+            first
+        } else if !first.changes_something() && !self.lease_is_held(&info.arn, &target_group).await? {
+            first
         } else {
-            let remember = (plan.absent_since != absent_before).then(|| encode_absent(&plan.absent_since));
-            if (!plan.is_noop() || remember.is_some())
-                && let Some(newer) = self.claim_view(&info.arn, view_ms, remember).await.map_err(elb)?
-            {
-                plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
-            }
-            if !plan.register.is_empty() {
-                // Nothing is deregistered when registering failed (no empty window).
-                self.target_groups.register(&info.arn, &plan.register).await.map_err(elb)?;
-                outcome.registered = plan.register.clone();
-                for pending in outcome.not_healthy.iter_mut().filter(|p| plan.register.contains(&p.target)) {
-                    pending.health = Some(TargetHealth::Initial);
-                }
-            }
-            if !plan.deregister.is_empty() {
-                let targets: Vec<Target> = plan.deregister.iter().map(|(t, _)| *t).collect();
-                self.target_groups.deregister(&info.arn, &targets).await.map_err(elb)?;
-                outcome.deregistered = plan.deregister.clone();
-            }
+            self.apply_under_lease(info, &group, view_cap_ms, retired, outcome).await?
+        };
+        outcome.view_ms = Some(decision.view_ms);
+        let plan = outcome.plan.insert(decision.plan);
+        if outcome.not_healthy.is_empty() {
+            outcome.not_healthy = not_healthy(&plan.desired, &decision.current);
         }
         if !plan.unresolved.is_empty() {
             return Err(SyncError::Unresolved { target_group, failures: plan.unresolved.clone() });
@@ -486,9 +484,84 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         Ok(())
     }
 
-    /// Read after the health: `Some(newer)` when a run with a later view already
-    /// changed the group; otherwise stamps this run's view (and, in the same
-    /// call, the absence tag when it changed) and returns `None`.
+    /// Resolves a group's sources with `resolver`, reads its targets and
+    /// plans. The view is as old as the oldest lookup behind it.
+    pub(crate) async fn decide(
+        &self,
+        info: &TargetGroupInfo,
+        group: &ManagedGroup,
+        resolver: &SourceResolver<'_, R, D>,
+        view_cap_ms: u64,
+        retired: &BTreeSet<IpAddr>,
+        absent_tag: Option<&str>,
+    ) -> Result<Decision, ElbError> {
+        let observed: Vec<(SourceAnswer, u64)> =
+            futures::future::join_all(group.spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families)))
+                .await;
+        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
+        let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
+        if !retired.is_empty() {
+            for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
+                if let Ok(resolution) = &mut answer.outcome {
+                    resolution.demoted.extend(retired);
+                }
+            }
+        }
+        let current = self.target_groups.state(&info.arn).await?;
+        let absent_before = absent_tag.map(parse_absent).unwrap_or_default();
+        let absence = Absence {
+            since: absent_before.clone(),
+            now_ms: now_millis(),
+            window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
+        };
+        let plan = plan_with_absence(&answers, group.port, &current, Some(&absence));
+        Ok(Decision { plan, view_ms, current, absent_before })
+    }
+
+    /// Applies `decision` (the caller holds the group's lease): stamps the
+    /// view (and the absence tag when it changed), registers, then
+    /// deregisters, checking before each call that the lease still runs.
+    pub(crate) async fn apply_decision(
+        &self,
+        arn: &str,
+        target_group: &str,
+        decision: &mut Decision,
+        lease: &Lease,
+        outcome: &mut GroupOutcome,
+    ) -> Result<(), SyncError> {
+        let elb = |error| SyncError::Elb { target_group: target_group.to_string(), error };
+        let ran_out = || SyncError::LeaseRanOut { target_group: target_group.to_string() };
+        let plan = &mut decision.plan;
+        let remember = (plan.absent_since != decision.absent_before).then(|| encode_absent(&plan.absent_since));
+        if plan.is_noop() && remember.is_none() {
+            return Ok(());
+        }
+        lease.may_change().then_some(()).ok_or_else(ran_out)?;
+        if let Some(newer) = self.claim_view(arn, decision.view_ms, remember).await.map_err(elb)? {
+            plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
+        }
+        outcome.not_healthy = not_healthy(&plan.desired, &decision.current);
+        if !plan.register.is_empty() {
+            lease.may_change().then_some(()).ok_or_else(ran_out)?;
+            // Nothing is deregistered when registering failed (no empty window).
+            self.target_groups.register(arn, &plan.register).await.map_err(elb)?;
+            outcome.registered = plan.register.clone();
+            for pending in outcome.not_healthy.iter_mut().filter(|p| plan.register.contains(&p.target)) {
+                pending.health = Some(TargetHealth::Initial);
+            }
+        }
+        if !plan.deregister.is_empty() {
+            lease.may_change().then_some(()).ok_or_else(ran_out)?;
+            let targets: Vec<Target> = plan.deregister.iter().map(|(t, _)| *t).collect();
+            self.target_groups.deregister(arn, &targets).await.map_err(elb)?;
+            outcome.deregistered = plan.deregister.clone();
+        }
+        Ok(())
+    }
+
+    /// Reads the applied-view tag: `Some(newer)` when a run with a later view
+    /// already changed the group; otherwise stamps this run's view (and, in
+    /// the same call, the absence tag when it changed) and returns `None`.
     async fn claim_view(&self, arn: &str, view_ms: u64, absent: Option<String>) -> Result<Option<u64>, ElbError> {
         let tags = self.target_groups.tags(arn).await?;
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
@@ -500,6 +573,28 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
+    }
+
+    /// The group's tags read now (under the lease, for the absence tag).
+    pub(crate) async fn current_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+        self.target_groups.tags(arn).await
+    }
+}
+
+/// One group's plan, the view it rests on, and what it was made from.
+#[derive(Debug, Clone)]
+pub(crate) struct Decision {
+    pub plan: Plan,
+    /// When (Unix ms) the oldest lookup behind the plan was sent.
+    pub view_ms: u64,
+    pub current: TargetGroupState,
+    pub absent_before: BTreeMap<IpAddr, u64>,
+}
+
+impl Decision {
+    /// True when applying it would call ELB: a change, or absence bookkeeping.
+    pub fn changes_something(&self) -> bool {
+        !self.plan.is_noop() || self.plan.absent_since != self.absent_before
     }
 }
 
@@ -557,8 +652,13 @@ mod tests {
         assert!(report.errors().is_empty(), "{:?}", report.errors());
         assert_eq!(e.target_groups.held(&a), vec!["10.0.1.9", "10.0.2.9"]);
         assert_eq!(e.target_groups.held(&b), vec!["10.0.1.9", "10.0.2.9"]);
-        assert_eq!(e.rds.calls.load(Ordering::SeqCst), 1);
-        assert_eq!(e.dns.queries.load(Ordering::SeqCst), 1);
+        // Once for the plan both groups share, then once per group that
+        // changes, under its lease, on a fresh view.
+        assert_eq!(e.rds.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(e.dns.queries.load(Ordering::SeqCst), 3);
+        // A run with nothing to change shares every lookup.
+        e.sync(&Selection::AllManaged).await;
+        assert_eq!((e.rds.calls.load(Ordering::SeqCst), e.dns.queries.load(Ordering::SeqCst)), (4, 4));
     }
 
     #[tokio::test]
