@@ -1,12 +1,10 @@
-//! The command line's grammar (clap derive) and how its flags become the
-//! library's [`Settings`]: a flag wins over its `NLB_SYNC_*` variable, and
-//! both are checked by the same rules as in the functions.
-
-use std::collections::BTreeMap;
+//! The command line's grammar (clap derive); the settings flags are in
+//! `settings.rs`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nlb_target_sync::config::{ConfigError, Settings};
 use nlb_target_sync::target::AddressFamilies;
+
+use crate::settings::SettingFlags;
 
 /// Keep NLB `ip` target groups equal to the addresses behind RDS: see what a
 /// target group holds and why, plan and apply a sync, explain a source, and
@@ -32,27 +30,8 @@ pub struct Global {
     /// `table` for people, `json` for scripts (shapes in the README).
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// DNS server as ip or ip:port [env: NLB_SYNC_DNS_SERVER; default: the system resolver].
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub dns_server: Option<String>,
-    /// Timeout of one DNS attempt in ms [env: NLB_SYNC_DNS_TIMEOUT_MS; default: 2000].
-    #[arg(long, global = true, value_name = "MS")]
-    pub dns_timeout_ms: Option<String>,
-    /// Attempts per DNS query [env: NLB_SYNC_DNS_ATTEMPTS; default: 2].
-    #[arg(long, global = true, value_name = "N")]
-    pub dns_attempts: Option<String>,
-    /// Target groups synced at once [env: NLB_SYNC_CONCURRENCY; default: 8].
-    #[arg(long, global = true, value_name = "N")]
-    pub concurrency: Option<String>,
-    /// Queries per dns: source, answers unioned [env: NLB_SYNC_DNS_QUERIES; default: 3].
-    #[arg(long, global = true, value_name = "N")]
-    pub dns_queries: Option<String>,
-    /// Seconds a dns: source must miss an address before it goes [env: NLB_SYNC_DNS_ABSENCE_SECONDS; default: 120].
-    #[arg(long, global = true, value_name = "S")]
-    pub dns_absence_seconds: Option<String>,
-    /// Change nothing: apply, tag and untag only say what they would do [env: NLB_SYNC_DRY_RUN].
-    #[arg(long, global = true)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub settings: SettingFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,88 +112,12 @@ impl From<Family> for AddressFamilies {
     }
 }
 
-/// A flag or variable the settings refused, named as the user gave it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{given} '{value}' is invalid: {expected}")]
-pub struct SettingError {
-    /// `--dns-server` or `environment variable NLB_SYNC_DNS_SERVER`.
-    pub given: String,
-    pub value: String,
-    pub expected: &'static str,
-}
-
-/// Each flag and the variable it stands for.
-const FLAG_VARIABLES: [(&str, &str); 7] = [
-    ("--dns-server", "NLB_SYNC_DNS_SERVER"),
-    ("--dns-timeout-ms", "NLB_SYNC_DNS_TIMEOUT_MS"),
-    ("--dns-attempts", "NLB_SYNC_DNS_ATTEMPTS"),
-    ("--concurrency", "NLB_SYNC_CONCURRENCY"),
-    ("--dns-queries", "NLB_SYNC_DNS_QUERIES"),
-    ("--dns-absence-seconds", "NLB_SYNC_DNS_ABSENCE_SECONDS"),
-    ("--dry-run", "NLB_SYNC_DRY_RUN"),
-];
-
-impl Global {
-    /// The values given as flags, by the variable each stands for.
-    fn flag_values(&self) -> BTreeMap<&'static str, String> {
-        let values = [
-            self.dns_server.clone(),
-            self.dns_timeout_ms.clone(),
-            self.dns_attempts.clone(),
-            self.concurrency.clone(),
-            self.dns_queries.clone(),
-            self.dns_absence_seconds.clone(),
-            self.dry_run.then(|| "true".to_string()),
-        ];
-        FLAG_VARIABLES.iter().zip(values).filter_map(|((_, variable), value)| Some((*variable, value?))).collect()
-    }
-
-    /// The settings from the flags, else from `env` (the process environment).
-    pub fn settings(&self, env: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingError> {
-        let flags = self.flag_values();
-        Settings::from_lookup(|variable| flags.get(variable).cloned().or_else(|| env(variable))).map_err(
-            |ConfigError { variable, value, expected }| {
-                let given = match FLAG_VARIABLES.iter().find(|(_, v)| *v == variable) {
-                    Some((flag, _)) if flags.contains_key(variable) => (*flag).to_string(),
-                    _ => format!("environment variable {variable}"),
-                };
-                SettingError { given, value, expected }
-            },
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nlb_target_sync::adapters::NameServer;
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("nlb-target-sync").chain(args.iter().copied())).unwrap()
-    }
-
-    #[test]
-    fn a_flag_wins_over_its_variable_and_errors_name_what_was_given() {
-        let env = |k: &str| (k == "NLB_SYNC_DNS_SERVER").then(|| "10.0.0.2".to_string());
-        let cli = parse(&["status", "--dns-server", "127.0.0.1:5353"]);
-        let settings = cli.global.settings(env).unwrap();
-        assert_eq!(settings.name_server, NameServer::At("127.0.0.1:5353".parse().unwrap()));
-
-        let cli = parse(&["plan", "--concurrency", "0"]);
-        let err = cli.global.settings(env).unwrap_err();
-        assert_eq!(err.given, "--concurrency");
-        let bad_env = |k: &str| (k == "NLB_SYNC_DNS_ATTEMPTS").then(|| "nine".to_string());
-        let err = parse(&["status"]).global.settings(bad_env).unwrap_err();
-        assert!(err.to_string().starts_with("environment variable NLB_SYNC_DNS_ATTEMPTS 'nine'"), "{err}");
-    }
-
-    #[test]
-    fn dry_run_comes_from_the_flag_or_the_variable() {
-        let none = |_: &str| None;
-        assert!(parse(&["apply", "--dry-run"]).global.settings(none).unwrap().options.dry_run);
-        let env = |k: &str| (k == "NLB_SYNC_DRY_RUN").then(|| "true".to_string());
-        assert!(parse(&["apply"]).global.settings(env).unwrap().options.dry_run);
-        assert!(!parse(&["apply"]).global.settings(none).unwrap().options.dry_run);
     }
 
     #[test]

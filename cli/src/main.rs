@@ -9,6 +9,7 @@
 mod args;
 mod json;
 mod progress;
+mod settings;
 mod text;
 mod time;
 
@@ -18,13 +19,13 @@ use std::time::Duration;
 
 use clap::Parser;
 use nlb_target_sync::adapters::load_config_with;
-use nlb_target_sync::config::{AwsSyncEngine, Settings, SetupError, engine_with};
+use nlb_target_sync::config::{AwsSyncEngine, ConfigError, Settings, SetupError, engine_with};
 use nlb_target_sync::operate::{OperateError, spec_from_tokens};
 use nlb_target_sync::spec::{Source, SpecError};
 use nlb_target_sync::sync::GroupOutcome;
 use serde_json::Value;
 
-use args::{Cli, Command, Global, Output, SettingError};
+use args::{Cli, Command, Global, Output};
 use progress::Progress;
 
 /// How a command ended, as the exit code tells it.
@@ -49,7 +50,7 @@ impl From<Outcome> for ExitCode {
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error(transparent)]
-    Setting(#[from] SettingError),
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Setup(#[from] SetupError),
     /// Boxed: the engine's errors carry whole API failures.
@@ -125,7 +126,7 @@ fn pending(groups: &[GroupOutcome]) -> bool {
 async fn run(cli: Cli) -> Result<Outcome, CliError> {
     let global = &cli.global;
     let output = global.output;
-    let mut settings = global.settings(|variable| std::env::var(variable).ok())?;
+    let mut settings = global.settings.settings()?;
     match cli.command {
         Command::Status { target_groups } => {
             let engine = engine(global, &settings).await?;
