@@ -86,7 +86,7 @@ pub use inbound::rds_events;
 pub use managed::GroupError;
 pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
-pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint};
+pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint, RdsError};
 pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
 pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};
