@@ -18,7 +18,6 @@ use crate::clock::now_millis;
 use crate::events::{
     FollowUp, NotAnRdsEvent, RdsEvent, RdsResource, Related, SourceKind, depends_on, deployment_related,
 };
-use crate::plan::DeregisterReason;
 use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::spec::{ClusterRole, Source};
 use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
@@ -29,6 +28,9 @@ use crate::target::{AddressFamilies, Target};
 pub struct Watch {
     pub recheck: Duration,
     pub deadline: Instant,
+    /// Whether any change a run applies counts as the event's own. For
+    /// cluster events only changes to groups that follow a writer do.
+    pub any_change: bool,
 }
 
 impl WatchOutcome {
@@ -50,9 +52,9 @@ pub struct WatchOutcome {
     pub runs: usize,
     /// The target groups match the sources and nothing is held back.
     pub settled: bool,
-    /// The event's own change was seen: the RDS API moved an identity (a run
-    /// deregistered an old writer or blue database), or the desired set
-    /// changed while watching.
+    /// The event's own change was seen: the desired set changed while
+    /// watching, or a run changed a group where that is the event's doing
+    /// (see [`Watch::any_change`]).
     pub changed: bool,
     /// Unix ms when the target groups were last seen correct after a change.
     pub converged_at_ms: Option<u64>,
@@ -203,15 +205,16 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         loop {
             let run = self.sync_retiring(&selection, retired).await;
             outcome.runs += 1;
-            // The event's own change: the RDS API moved an identity (an old
-            // writer or blue database left), or an answer moved since the first
-            // run. Another pending change that a run applied in passing (a
-            // reader added to a group that follows the same cluster) is not it.
-            let identity_moved =
-                run.groups.iter().any(|g| g.deregistered.iter().any(|(_, why)| *why == DeregisterReason::RoleChanged));
+            // The event's own change: an answer moved since the first run, or a
+            // run changed a group where that is the event's doing. For a
+            // cluster event that is a group following the cluster's writer;
+            // another group of the cluster may change in passing (a reader
+            // added) while the writer has not moved yet.
+            let event_change =
+                run.groups.iter().any(|g| g.changed() && (watch.any_change || follows_a_writer(&g.sources)));
             let desired = desired_sets(&run);
             let first = first_desired.get_or_insert_with(|| desired.clone());
-            outcome.changed |= identity_moved || *first != desired;
+            outcome.changed |= event_change || *first != desired;
             outcome.settled = run.errors().is_empty() && run.groups.iter().all(|g| g.held_back().is_empty());
             if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
                 outcome.converged_at_ms = Some(now_millis());
@@ -241,6 +244,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut followed: Vec<(usize, Vec<String>)> = Vec::new();
         let mut arns: BTreeSet<String> = BTreeSet::new();
         let mut follow_up = FollowUp::SyncNow;
+        let mut any_change = false;
         let mut retired: BTreeSet<IpAddr> = BTreeSet::new();
         for record in records {
             let event = match record {
@@ -264,6 +268,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     arns.extend(found.arns.iter().cloned());
                     retired.extend(found.retired);
                     follow_up = follow_up.max(rule.follow_up);
+                    any_change |= rule.kind != SourceKind::DbCluster;
                     followed.push((batch.records.len(), found.arns));
                     batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
                 }
@@ -278,7 +283,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             // Boxed, like the lookup above: nested in the batch, the SDK's deep
             // futures exceed the compiler's layout depth limit in the handler.
             let watch =
-                Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline }, &retired)).await;
+                Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline, any_change }, &retired))
+                    .await;
             if let Some(last) = watch.runs_made.last() {
                 batch.errors.extend(last.errors());
             }
@@ -297,6 +303,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         batch
     }
+}
+
+fn follows_a_writer(sources: &[Source]) -> bool {
+    sources.iter().any(|s| matches!(s, Source::Cluster { role: ClusterRole::Writer, .. }))
 }
 
 /// The sources that stand for every address of an RDS resource.
@@ -366,7 +376,11 @@ mod tests {
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.sync(&Selection::AllManaged).await;
         e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-        let watch = Watch { recheck: Duration::from_millis(10), deadline: Instant::now() + Duration::from_secs(5) };
+        let watch = Watch {
+            recheck: Duration::from_millis(10),
+            deadline: Instant::now() + Duration::from_secs(5),
+            any_change: false,
+        };
         let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch, &BTreeSet::new()).await;
         assert_eq!(outcome.runs, 1);
         assert!(outcome.settled && outcome.changed && outcome.converged_at_ms.is_some());
@@ -385,7 +399,11 @@ mod tests {
                 e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
             })
         };
-        let watch = Watch { recheck: Duration::from_millis(20), deadline: Instant::now() + Duration::from_secs(5) };
+        let watch = Watch {
+            recheck: Duration::from_millis(20),
+            deadline: Instant::now() + Duration::from_secs(5),
+            any_change: false,
+        };
         let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
         flip.await.unwrap();
         assert!(outcome.runs > 2, "it waited: {} runs", outcome.runs);
@@ -394,12 +412,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_started_failover_is_not_settled_by_another_groups_pending_change() {
+        let e = std::sync::Arc::new(fixture());
+        let writer = e.elb().group("writer", Some("rds-cluster:prod"));
+        let readers = e.elb().group("readers", Some("rds-cluster:prod:readers"));
+        e.sync(&Selection::AllManaged).await;
+        // A change the event did not cause: a stray target in the readers group.
+        e.elb().seed(&readers, "10.0.7.7");
+        let flip = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(120)).await;
+                e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+            })
+        };
+        let watch = Watch {
+            recheck: Duration::from_millis(20),
+            deadline: Instant::now() + Duration::from_secs(5),
+            any_change: false,
+        };
+        let arns = [writer.clone(), readers.clone()];
+        let outcome = e.sync_until_settled(&arns, WatchForChange, watch, &BTreeSet::new()).await;
+        flip.await.unwrap();
+        assert!(outcome.runs > 2, "the stray's removal did not end the watch: {} runs", outcome.runs);
+        assert!(outcome.settled && outcome.changed);
+        assert_eq!(e.elb().held(&writer), vec!["10.0.2.2"], "the new writer is in, the old one out");
+    }
+
+    #[tokio::test]
     async fn a_watch_without_change_ends_at_the_deadline_without_a_change() {
         let e = fixture();
         let tg = e.elb().group("writer", Some("rds-cluster:prod"));
         e.sync(&Selection::AllManaged).await;
         let started = Instant::now();
-        let watch = Watch { recheck: Duration::from_millis(20), deadline: started + Duration::from_millis(150) };
+        let watch = Watch {
+            recheck: Duration::from_millis(20),
+            deadline: started + Duration::from_millis(150),
+            any_change: false,
+        };
         let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
         assert!(!outcome.changed && outcome.settled && outcome.converged_at_ms.is_none());
         assert!(started.elapsed() < Duration::from_secs(2));
