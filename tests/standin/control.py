@@ -7,6 +7,9 @@ next to moto's own API, so tests (in Rust) set the health-check knobs.
          how long a target registered from now on stays `initial`
     POST /elb-standin/reachability  {"address": "10.1.2.10", "reachable": false}
          whether health checks reach that address (any port, every target group)
+    POST /elb-standin/slow  {"action": "DeregisterTargets", "seconds": 3, "times": 1}
+         the next `times` calls of that action wait `seconds` before they take
+         effect (`slow_calls.py`); answers {"slow": {...}}
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -16,6 +19,7 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import slow_calls
 import target_health
 
 PREFIX = "/elb-standin/"
@@ -65,10 +69,22 @@ def _change_reachability(document):
     target_health.SETTINGS.set_reachable(str(ip), reachable)
 
 
+def _change_slow(document):
+    action, seconds, times = document.get("action"), document.get("seconds"), document.get("times", 1)
+    if not isinstance(action, str) or not action.isalnum():
+        raise ValueError(f"action must be an API action name such as DeregisterTargets, got {action!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
+        raise ValueError(f"seconds must be a number from 0 to 60, got {seconds!r}")
+    if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 100:
+        raise ValueError(f"times must be a whole number from 0 to 100, got {times!r}")
+    slow_calls.set_slow(action, float(seconds), times)
+
+
 ROUTES = {
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
+    ("POST", "slow"): _change_slow,
 }
 
 
@@ -84,6 +100,8 @@ def _control(environ, start_response):
             change(_read_json(environ))
         except ValueError as error:
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
+    if name == "slow":
+        return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
     return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
 
 
@@ -97,6 +115,8 @@ def with_control_endpoint(moto_app):
             return _control(environ, start_response)
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
+            slow_calls.reset()
+        slow_calls.delay_if_slow(environ)
         return moto_app(environ, start_response)
 
     return application

@@ -36,6 +36,9 @@ SCHEDULE, FAILOVER, DEPLOY = "SyncOnScheduleFunction", "SyncOnFailoverFunction",
 
 # Everything the functions call (README of the brief); nothing else is granted.
 EXPECTED_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetHealth",
@@ -295,9 +298,12 @@ def test_custom_resource_fills_this_stacks_group_after_its_listener_and_endpoint
 
 def test_api_endpoints_are_optional_and_only_reachable_from_the_functions():
     for name, endpoint in resources_of_type(TEMPLATE, "AWS::EC2::VPCEndpoint").items():
-        assert endpoint["Condition"] in {"MakeInterfaceEndpoints", "MakeS3GatewayEndpoint"}, name
+        assert endpoint["Condition"] in {
+            "MakeInterfaceEndpoints", "MakeS3GatewayEndpoint", "MakeDynamoDbGatewayEndpoint"
+        }, name
     ev = Evaluator(TEMPLATE, {"Sources": "rds-proxy:p"})
     assert not ev.condition("MakeInterfaceEndpoints") and not ev.condition("MakeS3GatewayEndpoint")
+    assert not ev.condition("MakeDynamoDbGatewayEndpoint")
     (ingress,) = RESOURCES["ApiEndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroup"}
     assert ingress["FromPort"] == ingress["ToPort"] == 443
@@ -331,6 +337,21 @@ def test_no_wildcard_actions_and_no_wildcard_resources_on_mutating_actions():
             if statement["Resource"] == "*":
                 # Only where AWS offers no resource-level scoping.
                 assert all(a.startswith("elasticloadbalancing:Describe") for a in actions(statement))
+
+
+def test_every_function_takes_leases_in_the_stacks_table_only():
+    table = RESOURCES["LeaseTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "targetGroup", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "targetGroup", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["NLB_SYNC_LEASE_TABLE"] == {"Ref": "LeaseTable"}
+    for name in FUNCTIONS:
+        (statement,) = _statements_with(name, "dynamodb:PutItem")
+        assert sorted(actions(statement)) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["LeaseTable", "Arn"]}, name
+    assert TEMPLATE["Outputs"]["LeaseTableName"]["Value"] == {"Ref": "LeaseTable"}
 
 
 def _statements_with(name: str, action: str) -> list[dict]:
@@ -726,7 +747,8 @@ PRODUCER_ONLY = {
     "LoadBalancerSecurityGroup", "LoadBalancer", "TargetGroup", "Listener", "EndpointService",
     "EndpointServicePermissions", "TargetSync", "ChangesHeldBackAlarm", "NoHealthyTargetAlarm",
 }
-WITH_ENDPOINTS = {"CreateInterfaceEndpoints": "true", "CreateS3GatewayEndpoint": "true", "RouteTableIds": "rtb-0a1b2c"}
+WITH_ENDPOINTS = {"CreateInterfaceEndpoints": "true", "CreateS3GatewayEndpoint": "true",
+                  "CreateDynamoDbGatewayEndpoint": "true", "RouteTableIds": "rtb-0a1b2c"}
 EVERY_OPTION = {**WITH_ENDPOINTS, "RdsEventDelivery": "eventbridge-and-sns", "RdsEventTopicArn": TOPIC,
                 "AllowedAccountIds": "111122223333", "AlarmEmail": "dba@example.com",
                 "TopicKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/k"}
@@ -757,7 +779,9 @@ def test_the_functions_only_shape_creates_no_load_balancer_and_only_the_function
                         "Custom::NlbTargetSync"}
     assert not PRODUCER_ONLY & set(made)
     networking = {n for n, r in made.items() if r["Type"].startswith("AWS::EC2::")}
-    optional = {"ApiEndpointSecurityGroup", "ElbApiEndpoint", "RdsApiEndpoint", "S3GatewayEndpoint"}
+    optional = {
+        "ApiEndpointSecurityGroup", "ElbApiEndpoint", "RdsApiEndpoint", "S3GatewayEndpoint", "DynamoDbGatewayEndpoint"
+    }
     assert networking == {"FunctionSecurityGroup"} | (optional if options else set())
     assert set(FUNCTIONS) <= set(made)
     assert "ChangesHeldBackInSomeGroupAlarm" in made
