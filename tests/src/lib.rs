@@ -27,6 +27,9 @@
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
+//! * [`strings`], [`group_report`], [`event_decisions`] and their kin read the
+//!   JSON the functions answer and the command line prints, strictly: a list
+//!   of the wrong shape fails the test instead of reading as empty.
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -61,6 +64,7 @@
 //! # }
 //! ```
 
+mod answers;
 mod aws;
 mod cfn;
 mod cli;
@@ -76,6 +80,7 @@ mod sns;
 mod standin;
 mod workspace;
 
+pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
 pub use aws::{
     AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, scheduled_event,
 };

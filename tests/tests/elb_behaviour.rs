@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::{
     Aws, CfnRequest, LambdaEmulator, PORT_TAG, RdsNotification, RecordedRequest, ResponseServer, Sandbox, TargetGroup,
-    rds_event, scheduled_event, succeeded,
+    rds_event, scheduled_event, sorted_strings, succeeded,
 };
 use serde_json::{Value, json};
 
@@ -58,14 +58,6 @@ fn group_report(body: &Value, arn: &str) -> Value {
         .and_then(|groups| groups.iter().find(|g| g["targetGroupArn"] == arn))
         .unwrap_or_else(|| panic!("{arn} is not in {body:#}"))
         .clone()
-}
-
-/// A JSON list of strings, sorted.
-fn strings(list: &Value) -> Vec<String> {
-    let mut items: Vec<String> =
-        list.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-    items.sort();
-    items
 }
 
 /// Why the report held back deregistering `target`, if it did.
@@ -122,8 +114,8 @@ async fn replacing_the_only_target_waits_for_the_new_one_to_be_healthy() {
     sandbox.dns.set_a("app.db.internal", &[ip("10.1.2.10")]);
     let first = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&first["registered"]), vec![new]);
-    assert!(strings(&first["deregistered"]).is_empty(), "{first:#}");
+    assert_eq!(sorted_strings(&first["registered"]), vec![new]);
+    assert!(sorted_strings(&first["deregistered"]).is_empty(), "{first:#}");
     let why = held_back_deregister(&first, old).unwrap_or_else(|| panic!("the old target is held back: {first:#}"));
     assert!(why.contains(REPLACEMENT_HELD), "the report says why: {why}");
     assert_eq!(not_healthy(&first), vec![entry(new, "initial")]);
@@ -135,7 +127,7 @@ async fn replacing_the_only_target_waits_for_the_new_one_to_be_healthy() {
 
     wait_for_state(&sandbox.aws, &tg.arn, new, "healthy", INITIAL * 3).await;
     let last = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&last["deregistered"]), vec![old], "{last:#}");
+    assert_eq!(sorted_strings(&last["deregistered"]), vec![old], "{last:#}");
     assert!(not_healthy(&last).is_empty(), "{last:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![new]);
 }
@@ -160,7 +152,7 @@ async fn an_unreachable_replacement_never_removes_the_old_target() {
 
     for _ in 0..2 {
         let report = scheduled_run(&lambda, &tg).await;
-        assert!(strings(&report["deregistered"]).is_empty(), "{report:#}");
+        assert!(sorted_strings(&report["deregistered"]).is_empty(), "{report:#}");
         let why = held_back_deregister(&report, old).unwrap_or_else(|| panic!("held back: {report:#}"));
         assert!(why.contains(REPLACEMENT_HELD), "{why}");
         assert_eq!(not_healthy(&report), vec![entry(new, "unhealthy")]);
@@ -183,13 +175,13 @@ async fn a_wanted_target_that_is_draining_is_registered_again() {
 
     sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.30")]);
     let dropped = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&dropped["deregistered"]), vec![back]);
+    assert_eq!(sorted_strings(&dropped["deregistered"]), vec![back]);
     assert_eq!(sandbox.aws.state_of(&tg.arn, back).await.as_deref(), Some("draining"));
 
     sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.30"), ip("10.1.2.30")]);
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["registered"]), vec![back], "registered again: {report:#}");
+    assert_eq!(sorted_strings(&report["registered"]), vec![back], "registered again: {report:#}");
     assert_eq!(not_healthy(&report), vec![entry(back, "initial")], "the report read it draining, then registered it");
     assert_eq!(sandbox.aws.state_of(&tg.arn, back).await.as_deref(), Some("healthy"), "back in service");
 }
@@ -211,12 +203,12 @@ async fn deregistration_uses_the_port_the_target_was_registered_on() {
     // The port moves back to the target group's own (5432).
     sandbox.aws.tag(&tg.arn, &[(PORT_TAG, "5432")]).await;
     let first = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&first["registered"]), vec!["10.1.1.40:5432"]);
+    assert_eq!(sorted_strings(&first["registered"]), vec!["10.1.1.40:5432"]);
     assert!(held_back_deregister(&first, "10.1.1.40:6432").is_some(), "make before break: {first:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.40:5432", "10.1.1.40:6432"]);
 
     let second = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&second["deregistered"]), vec!["10.1.1.40:6432"], "{second:#}");
+    assert_eq!(sorted_strings(&second["deregistered"]), vec!["10.1.1.40:6432"], "{second:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.40:5432"]);
 }
 
@@ -233,7 +225,7 @@ async fn an_address_outside_the_vpc_is_registered_in_zone_all_and_deregistered()
 
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["registered"]), vec![inside, outside], "{report:#}");
+    assert_eq!(sorted_strings(&report["registered"]), vec![inside, outside], "{report:#}");
     let zones: Vec<(String, Option<String>)> =
         sandbox.aws.target_states(&tg.arn).await.into_iter().map(|t| (t.target, t.zone)).collect();
     assert_eq!(
@@ -247,7 +239,7 @@ async fn an_address_outside_the_vpc_is_registered_in_zone_all_and_deregistered()
     sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.50")]);
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["deregistered"]), vec![outside], "{report:#}");
+    assert_eq!(sorted_strings(&report["deregistered"]), vec![outside], "{report:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![inside]);
 }
 
@@ -313,9 +305,9 @@ async fn failover_removes_the_old_writer_while_the_new_one_is_initial() {
     let changed = lambda
         .emf_documents()
         .into_iter()
-        .find(|d| d["message"] == "target group synced" && !strings(&d["deregistered"]).is_empty())
+        .find(|d| d["message"] == "target group synced" && !sorted_strings(&d["deregistered"]).is_empty())
         .unwrap_or_else(|| panic!("no decision line deregistered anything: {:?}", lambda.logs()));
-    assert_eq!(strings(&changed["deregisteredRoleChanged"]), vec![old], "removed for the role: {changed:#}");
+    assert_eq!(sorted_strings(&changed["deregisteredRoleChanged"]), vec![old], "removed for the role: {changed:#}");
     assert_eq!(not_healthy(&changed), vec![entry(new, "initial")], "{changed:#}");
     assert_eq!(not_healthy(&group), vec![entry(new, "initial")], "the answer says it too: {group:#}");
 }

@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    AuroraCluster, Aws, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup, now_ms,
-    rds_event, scheduled_event, sns_event, succeeded,
+    AuroraCluster, Aws, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup,
+    group_reports, now_ms, rds_event, scheduled_event, sns_event, sorted_strings, succeeded,
 };
 use serde_json::{Value, json};
 
@@ -46,14 +46,6 @@ fn ip(s: &str) -> Ipv4Addr {
 /// `ip:5432`, the form moto's targets are compared in.
 fn target(ip: &str) -> String {
     format!("{ip}:5432")
-}
-
-/// A JSON list of strings, sorted.
-fn strings(list: &Value) -> Vec<String> {
-    let mut items: Vec<String> =
-        list.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-    items.sort();
-    items
 }
 
 /// An Aurora cluster with two instances whose endpoints resolve in the test
@@ -184,9 +176,9 @@ async fn completed_failover_swaps_the_writer_despite_a_stale_cluster_endpoint() 
     assert_eq!(body["runs"], 1, "one run settles a completed failover: {body:#}");
     let group = &body["targetGroups"][0];
     assert_eq!(group["targetGroupArn"], setup.tg.arn.as_str());
-    assert_eq!(strings(&group["registered"]), vec![new.clone()]);
-    assert_eq!(strings(&group["deregistered"]), vec![old.clone()]);
-    assert_eq!(strings(&group["deregisteredRoleChanged"]), vec![old.clone()], "removed because the role moved");
+    assert_eq!(sorted_strings(&group["registered"]), vec![new.clone()]);
+    assert_eq!(sorted_strings(&group["deregistered"]), vec![old.clone()]);
+    assert_eq!(sorted_strings(&group["deregisteredRoleChanged"]), vec![old.clone()], "removed because the role moved");
     let events = body["events"].as_array().expect("events");
     assert_eq!(events.len(), 1, "{body:#}");
     assert_eq!(events[0]["EventId"], "RDS-EVENT-0071");
@@ -247,7 +239,7 @@ async fn started_failover_converges_in_the_same_invocation() {
     assert!(runs >= 3, "it re-checked until the failover showed: {runs} runs");
     let events = body["events"].as_array().expect("events");
     assert!(events[0]["decision"].as_str().unwrap().contains("changed and are correct"), "{body:#}");
-    assert_eq!(strings(&body["targetGroups"][0]["deregisteredRoleChanged"]), vec![old]);
+    assert_eq!(sorted_strings(&body["targetGroups"][0]["deregisteredRoleChanged"]), vec![old]);
     assert!(watch.states.iter().all(|(_, s)| !s.is_empty()), "never empty: {:?}", watch.states);
     let correct_after = watch.correct_after.expect("moto showed the new writer");
     assert!(correct_after >= failed_over_after, "not before the failover");
@@ -303,8 +295,8 @@ async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
         .filter(|d| d["TargetsRegistered"].as_u64() > Some(0) || d["TargetsDeregistered"].as_u64() > Some(0))
         .collect();
     assert_eq!(changes.len(), 2, "register, then deregister: {changes:#?}");
-    assert_eq!(strings(&changes[0]["registered"]), vec![new.clone()]);
-    assert_eq!(strings(&changes[0]["deregistered"]), Vec::<String>::new());
+    assert_eq!(sorted_strings(&changes[0]["registered"]), vec![new.clone()]);
+    assert_eq!(sorted_strings(&changes[0]["deregistered"]), Vec::<String>::new());
     let held = changes[0]["heldBack"].as_array().expect("heldBack");
     assert!(
         held.iter().any(|h| h["target"] == old.as_str()
@@ -312,8 +304,8 @@ async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
             && h["reason"].as_str().unwrap().contains("no wanted target is healthy yet")),
         "the old address waits for a healthy replacement: {held:#?}"
     );
-    assert_eq!(strings(&changes[1]["deregistered"]), vec![old.clone()]);
-    assert_eq!(strings(&changes[1]["deregisteredRoleChanged"]), Vec::<String>::new(), "not a role change");
+    assert_eq!(sorted_strings(&changes[1]["deregistered"]), vec![old.clone()]);
+    assert_eq!(sorted_strings(&changes[1]["deregisteredRoleChanged"]), Vec::<String>::new(), "not a role change");
 
     let line = &new_event_lines(&lambda, 0, 1).await[0];
     println!(
@@ -348,7 +340,7 @@ async fn event_for_an_unfollowed_cluster_changes_nothing() {
     assert_eq!(events.len(), 1, "{body:#}");
     let decision = events[0]["decision"].as_str().unwrap();
     assert!(decision.contains("no managed target group follows reports"), "{decision}");
-    assert!(strings(&body["targetGroups"]).is_empty(), "no target group synced: {body:#}");
+    assert!(group_reports(&body).is_empty(), "no target group synced: {body:#}");
     assert!(decision_lines(&lambda).is_empty(), "no target group decision: {:?}", lambda.logs());
 }
 
