@@ -124,6 +124,15 @@ impl ResponseServer {
         self.shared.requests.lock().unwrap().clone()
     }
 
+    /// Every request received so far whose body is a JSON answer to the
+    /// request `request_id` (its `RequestId`), first to last.
+    pub fn answers_to(&self, request_id: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| serde_json::from_slice::<Value>(&r.body).is_ok_and(|b| b["RequestId"] == request_id))
+            .collect()
+    }
+
     /// Waits until at least `count` requests arrived and returns them all.
     ///
     /// # Panics
