@@ -25,9 +25,15 @@ use crate::moto::{ACCESS_KEY_ID, REGION};
 pub const SOURCES_TAG: &str = "nlb-target-sync:sources";
 /// Tag key holding the optional target port of a target group.
 pub const PORT_TAG: &str = "nlb-target-sync:port";
+/// Tag key the functions write on every change: the view time of the applied
+/// answers (Unix ms).
+pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
+/// Tag key the functions write for `dns:` sources: the addresses a name
+/// stopped answering and since when (empty when none is missing).
+pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
 
 /// The port of the target groups the helpers create (PostgreSQL).
-const TARGET_PORT: i32 = 5432;
+pub(crate) const TARGET_PORT: i32 = 5432;
 
 /// Address family of an `ip` target group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,7 +279,7 @@ impl Aws {
         self.tag(target_group_arn, &[(SOURCES_TAG, sources)]).await;
     }
 
-    /// The tags of a resource, as `(key, value)` pairs.
+    /// The tags of a resource, as `(key, value)` pairs (see [`tag_value`]).
     pub async fn tags(&self, arn: &str) -> Vec<(String, String)> {
         let out = self
             .elb
@@ -635,6 +641,11 @@ fn url_encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// The value of tag `key` among `tags` (as [`Aws::tags`] lists them).
+pub fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
+//! * [`strings`], [`group_report`], [`event_decisions`] and their kin read the
+//!   JSON the functions answer and the command line prints, strictly: a list
+//!   of the wrong shape fails the test instead of reading as empty.
+//!   [`ipv4`] and [`target`] write addresses and targets the way moto lists
+//!   them.
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -61,6 +66,8 @@
 //! # }
 //! ```
 
+mod addresses;
+mod answers;
 mod aws;
 mod cfn;
 mod cli;
@@ -76,8 +83,11 @@ mod sns;
 mod standin;
 mod workspace;
 
+pub use addresses::{ipv4, sorted_targets, target};
+pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
 pub use aws::{
-    AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, scheduled_event,
+    ABSENT_TAG, AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, VIEW_TAG,
+    scheduled_event, tag_value,
 };
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
