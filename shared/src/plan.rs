@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::listing::joined;
 use crate::resolution::{Authority, ResolveError};
-pub use crate::resolution::{Resolution, SourceAnswer};
+use crate::resolution::{Resolution, SourceAnswer};
 use crate::spec::Source;
 use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
 
