@@ -7,6 +7,9 @@ next to moto's own API, so tests (in Rust) set the health-check knobs.
          how long a target registered from now on stays `initial`
     POST /elb-standin/reachability  {"address": "10.1.2.10", "reachable": false}
          whether health checks reach that address (any port, every target group)
+    GET  /elb-standin/calls
+         -> {"calls": [{"action": "RegisterTargets", "targetGroups": ["arn:..."]}]}
+         every call that named a target group, in order (`journal.py`)
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -16,6 +19,7 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import journal
 import target_health
 
 PREFIX = "/elb-standin/"
@@ -66,6 +70,7 @@ def _change_reachability(document):
 
 
 ROUTES = {
+    ("GET", "calls"): None,
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
@@ -84,6 +89,8 @@ def _control(environ, start_response):
             change(_read_json(environ))
         except ValueError as error:
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
+    if name == "calls":
+        return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
     return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
 
 
@@ -97,6 +104,8 @@ def with_control_endpoint(moto_app):
             return _control(environ, start_response)
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
+            journal.reset()
+        journal.record(environ)
         return moto_app(environ, start_response)
 
     return application
