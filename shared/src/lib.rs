@@ -6,7 +6,8 @@
 //! The three Lambda binaries and the `nlb-target-sync` command line use only
 //! what this page re-exports:
 //!
-//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables), [`engine_from_env`]
+//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables, the
+//!   [`ExposurePolicy`] among them), [`engine_from_env`]
 //!   and [`engine_with`] give an [`AwsSyncEngine`], a [`SyncEngine`] over the
 //!   real adapters; [`load_config_with`] loads the AWS configuration for a
 //!   profile and Region.
@@ -24,7 +25,8 @@
 //! # The layers inside (`docs/architecture.md` has the whole picture)
 //!
 //! - The pure domain: `spec` (the tag grammar), `target`, `managed` (whether
-//!   a target group can be synced), `resolution` (what a source resolved to),
+//!   a target group can be synced), `exposure` (the installer's policy over
+//!   sources, addresses and target groups), `resolution` (what a source resolved to),
 //!   `plan` (the sync decision), `events` (the RDS event table).
 //! - `ports`: what the domain needs from outside (target groups, the RDS API,
 //!   DNS), as traits with their error types; `clock`.
@@ -46,6 +48,7 @@ pub mod custom_resource;
 mod deploy;
 mod events;
 mod explain;
+mod exposure;
 mod failover;
 #[cfg(test)]
 mod fakes;
@@ -80,6 +83,7 @@ pub use config::{
 pub use deploy::{DeployError, ResourceSpec};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
+pub use exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, Pattern, PolicyError, Refusal, TargetGroupScope};
 pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
 #[cfg(feature = "lambda")]
 pub use inbound::rds_events;
@@ -97,6 +101,7 @@ pub use target::{AddressFamilies, PendingTarget, Target, TargetHealth};
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench {
+    pub use crate::exposure::AllowedAddresses;
     pub use crate::plan::plan_with_absence;
     pub use crate::resolution::{Resolution, SourceAnswer};
     pub use crate::spec::Source;

@@ -10,7 +10,8 @@
 //!   `unhealthy`), `draining` for the deregistration delay, one address on
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
 //!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
-//!   `initial`, which addresses are unreachable). [`Aws`] holds SDK clients
+//!   `initial`, which addresses are unreachable); [`Moto::group_calls`]
+//!   lists the calls that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -75,6 +76,7 @@ mod deadline_proxy;
 mod dns;
 mod eventbridge;
 mod http;
+mod journal;
 mod lambda;
 mod moto;
 mod process;
@@ -93,6 +95,7 @@ pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, 
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
+pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;

@@ -10,6 +10,9 @@ next to moto's own API, so tests (in Rust) set the health-check knobs.
     POST /elb-standin/slow  {"action": "DeregisterTargets", "seconds": 3, "times": 1}
          the next `times` calls of that action wait `seconds` before they take
          effect (`slow_calls.py`); answers {"slow": {...}}
+    GET  /elb-standin/calls
+         -> {"calls": [{"action": "RegisterTargets", "targetGroups": ["arn:..."]}]}
+         every call that named a target group, in order (`journal.py`)
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -19,6 +22,7 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import journal
 import slow_calls
 import target_health
 
@@ -81,6 +85,7 @@ def _change_slow(document):
 
 
 ROUTES = {
+    ("GET", "calls"): None,
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
@@ -102,6 +107,8 @@ def _control(environ, start_response):
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
     if name == "slow":
         return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
+    if name == "calls":
+        return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
     return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
 
 
@@ -117,6 +124,8 @@ def with_control_endpoint(moto_app):
             target_health.SETTINGS.reset()
             slow_calls.reset()
         slow_calls.delay_if_slow(environ)
+            journal.reset()
+        journal.record(environ)
         return moto_app(environ, start_response)
 
     return application
