@@ -123,8 +123,8 @@ def with_control_endpoint(moto_app):
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
             slow_calls.reset()
-        slow_calls.delay_if_slow(environ)
             journal.reset()
+        slow_calls.delay_if_slow(environ)
         journal.record(environ)
         return moto_app(environ, start_response)
 
