@@ -47,6 +47,7 @@ mod deploy;
 mod events;
 mod explain;
 mod failover;
+mod failure;
 #[cfg(test)]
 mod fakes;
 #[cfg(feature = "lambda")]
@@ -55,6 +56,7 @@ mod lease;
 mod listing;
 mod managed;
 mod operate;
+mod permissions;
 mod plan;
 mod ports;
 pub mod report;
@@ -81,12 +83,14 @@ pub use deploy::{DeployError, ResourceSpec};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
 pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
+pub use failure::{ApiFailure, Cause, FailureKind, RunsIn};
 #[cfg(feature = "lambda")]
 pub use inbound::rds_events;
 pub use managed::GroupError;
 pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
+pub use permissions::{IamAction, Operation, PortCall};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
-pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint, RdsError};
+pub use ports::{ClusterMember, DnsData, DnsRecord, ElbError, Endpoint, RdsError};
 pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
 pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};
