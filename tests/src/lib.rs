@@ -10,7 +10,8 @@
 //!   `unhealthy`), `draining` for the deregistration delay, one address on
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
 //!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
-//!   `initial`, which addresses are unreachable). [`Aws`] holds SDK clients
+//!   `initial`, which addresses are unreachable), [`AccessRules`] the actions
+//!   it answers with AccessDenied. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -61,6 +62,7 @@
 //! # }
 //! ```
 
+mod access;
 mod aws;
 mod cfn;
 mod cli;
@@ -76,6 +78,7 @@ mod sns;
 mod standin;
 mod workspace;
 
+pub use access::AccessRules;
 pub use aws::{
     AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, scheduled_event,
 };

@@ -1,12 +1,15 @@
 """The stand-in's control endpoint: plain JSON over HTTP under `/elb-standin/`,
-next to moto's own API, so tests (in Rust) set the health-check knobs.
+next to moto's own API, so tests (in Rust) set the health-check knobs and
+the access rules.
 
     GET  /elb-standin/settings
-         -> {"initialSeconds": 0.0, "unreachable": []}
+         -> {"initialSeconds": 0.0, "unreachable": [], "deny": []}
     POST /elb-standin/settings      {"initialSeconds": 3}
          how long a target registered from now on stays `initial`
     POST /elb-standin/reachability  {"address": "10.1.2.10", "reachable": false}
          whether health checks reach that address (any port, every target group)
+    POST /elb-standin/access        {"deny": ["elasticloadbalancing:AddTags"]}
+         the actions answered AccessDenied from now on (`access.py`)
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -16,6 +19,7 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import access
 import target_health
 
 PREFIX = "/elb-standin/"
@@ -69,7 +73,12 @@ ROUTES = {
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
+    ("POST", "access"): access.change_rules,
 }
+
+
+def _snapshot():
+    return {**target_health.SETTINGS.snapshot(), **access.RULES.snapshot()}
 
 
 def _control(environ, start_response):
@@ -84,12 +93,12 @@ def _control(environ, start_response):
             change(_read_json(environ))
         except ValueError as error:
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
-    return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
+    return _answer(start_response, "200 OK", _snapshot())
 
 
 def with_control_endpoint(moto_app):
-    """A WSGI application serving the control endpoint and passing every other
-    request to moto."""
+    """A WSGI application serving the control endpoint, refusing the denied
+    actions, and passing every other request to moto."""
 
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -97,6 +106,12 @@ def with_control_endpoint(moto_app):
             return _control(environ, start_response)
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
+            access.RULES.reset()
+        refused = access.refusal(environ)
+        if refused is not None:
+            status, headers, body = refused
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
         return moto_app(environ, start_response)
 
     return application
