@@ -87,36 +87,23 @@ impl Cause {
         use RunsIn::{LambdaFunction as Lambda, Terminal};
         let fix = match (self, runs_in) {
             (Cause::Other, _) => return None,
-            (Cause::NoCredentials, Terminal) => "Configure credentials: --profile NAME or AWS_PROFILE for a profile of \
-                ~/.aws/config (`aws configure list-profiles` lists them; run `aws sso login --profile NAME` first \
-                for an SSO profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; RUST_LOG=debug shows where it \
-                looked."
-                .to_string(),
-            (Cause::NoCredentials, Lambda) => "A function gets its credentials from its execution role: check that \
-                the function has one and that no AWS_ACCESS_KEY_ID or AWS_PROFILE variable is set on it."
-                .to_string(),
-            (Cause::ExpiredCredentials, Terminal) => "Log in again (`aws sso login --profile NAME` for an SSO \
-                profile) or get new session credentials, then run the command again."
-                .to_string(),
-            (Cause::ExpiredCredentials, Lambda) => "The execution role's session ran out; Lambda renews it, so \
-                check that no AWS_SESSION_TOKEN or AWS_PROFILE variable is set on the function if this repeats."
-                .to_string(),
-            (Cause::NoRegion, Terminal) => {
-                "Name one: --region REGION (e.g. --region eu-west-1), AWS_REGION, or a region in the profile."
-                    .to_string()
-            }
-            (Cause::NoRegion, Lambda) => {
-                "Lambda sets AWS_REGION: check that the function's configuration does not override it.".to_string()
-            }
+            (Cause::NoCredentials, Terminal) => NO_CREDENTIALS_AT_A_TERMINAL.to_string(),
+            (Cause::NoCredentials, Lambda) => NO_CREDENTIALS_IN_A_FUNCTION.to_string(),
+            (Cause::ExpiredCredentials, Terminal) => EXPIRED_AT_A_TERMINAL.to_string(),
+            (Cause::ExpiredCredentials, Lambda) => EXPIRED_IN_A_FUNCTION.to_string(),
+            (Cause::NoRegion, Terminal) => NO_REGION_AT_A_TERMINAL.to_string(),
+            (Cause::NoRegion, Lambda) => NO_REGION_IN_A_FUNCTION.to_string(),
             (Cause::AccessDenied { action, resource }, Terminal) => format!(
                 "Allow {action}{} for the identity in use (the README's \"Permissions\" has the policy each command \
                  needs), or use a profile that has it (--profile NAME).",
                 on(resource)
             ),
-            (Cause::AccessDenied { action, resource }, Lambda) => format!(
-                "Allow {action}{} in the function role's policy (docs/deploy.md, \"Permissions\").",
-                on(resource)
-            ),
+            (Cause::AccessDenied { action, resource }, Lambda) => {
+                format!(
+                    "Allow {action}{} in the function role's policy (docs/deploy.md, \"Permissions\").",
+                    on(resource)
+                )
+            }
             (Cause::Unreachable { api }, Terminal) => format!(
                 "Check the network path to the {api} API: the connection, any proxy (HTTPS_PROXY), the Region, and \
                  AWS_ENDPOINT_URL if it is set."
@@ -125,18 +112,30 @@ impl Cause {
                 "The {api} API endpoint could not be reached: a function in a VPC needs a NAT gateway or an \
                  interface VPC endpoint for {api}."
             ),
-            (Cause::Throttled, Terminal) => {
-                "Throttled even after the SDK's retries: wait a minute, or sync fewer target groups at once \
-                 (--concurrency)."
-                    .to_string()
-            }
-            (Cause::Throttled, Lambda) => "Throttled even after the SDK's retries; sync fewer target groups at once \
-                (NLB_SYNC_CONCURRENCY)."
-                .to_string(),
+            (Cause::Throttled, Terminal) => THROTTLED_AT_A_TERMINAL.to_string(),
+            (Cause::Throttled, Lambda) => THROTTLED_IN_A_FUNCTION.to_string(),
         };
         Some(fix)
     }
 }
+
+const NO_CREDENTIALS_AT_A_TERMINAL: &str = "Configure credentials: --profile NAME or AWS_PROFILE for a profile of \
+    ~/.aws/config (`aws configure list-profiles` lists them; run `aws sso login --profile NAME` first for an SSO \
+    profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; RUST_LOG=debug shows where it looked.";
+const NO_CREDENTIALS_IN_A_FUNCTION: &str = "A function gets its credentials from its execution role: check that \
+    the function has one and that no AWS_ACCESS_KEY_ID or AWS_PROFILE variable is set on it.";
+const EXPIRED_AT_A_TERMINAL: &str = "Log in again (`aws sso login --profile NAME` for an SSO profile) or get new \
+    session credentials, then run the command again.";
+const EXPIRED_IN_A_FUNCTION: &str = "The execution role's session ran out; Lambda renews it, so if this repeats, \
+    check that no AWS_SESSION_TOKEN or AWS_PROFILE variable is set on the function.";
+const NO_REGION_AT_A_TERMINAL: &str =
+    "Name one: --region REGION (e.g. --region eu-west-1), AWS_REGION, or a region in the profile.";
+const NO_REGION_IN_A_FUNCTION: &str =
+    "Lambda sets AWS_REGION: check that the function's configuration does not override it.";
+const THROTTLED_AT_A_TERMINAL: &str =
+    "Throttled even after the SDK's retries: wait a minute, or sync fewer target groups at once (--concurrency).";
+const THROTTLED_IN_A_FUNCTION: &str =
+    "Throttled even after the SDK's retries; sync fewer target groups at once (NLB_SYNC_CONCURRENCY).";
 
 fn on(resource: &Option<String>) -> String {
     resource.as_ref().map(|r| format!(" on {r}")).unwrap_or_default()
