@@ -7,9 +7,13 @@
 //! what this page re-exports:
 //!
 //! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables), [`engine_from_env`]
-//!   and [`engine_with`] give an [`AwsSyncEngine`], a [`SyncEngine`] over the
-//!   real adapters; [`load_config_with`] loads the AWS configuration for a
-//!   profile and Region.
+//!   (a Lambda function's) and [`engine_with`] (for where it [`RunsIn`]) give
+//!   an [`AwsSyncEngine`], a [`SyncEngine`] over the real adapters;
+//!   [`load_config_with`] loads the AWS configuration for a profile and Region.
+//! - A failed AWS call: [`ApiFailure`], its [`Cause`] and [`FailureKind`], and
+//!   the fix worded for where the code runs; `failure_mut` on the errors
+//!   ([`OperateError::failure_mut`]) reaches it. [`IamAction`], [`PortCall`]
+//!   and [`Operation`]: the IAM actions behind each call and each command.
 //! - Asking the engine: [`SyncEngine::sync`] (a run, [`RunOutcome`]),
 //!   [`SyncEngine::on_schedule`], [`SyncEngine::follow_events`]
 //!   ([`BatchOutcome`]), [`SyncEngine::on_resource_request`], and the
@@ -27,7 +31,8 @@
 //!   a target group can be synced), `resolution` (what a source resolved to),
 //!   `plan` (the sync decision), `events` (the RDS event table).
 //! - `ports`: what the domain needs from outside (target groups, the RDS API,
-//!   DNS), as traits with their error types; `clock`.
+//!   DNS, leases), as traits with their error types; `failure` (a failed AWS
+//!   call and its advice); `permissions` (the IAM actions); `clock`.
 //! - The engine: `resolve` (sources to addresses, shared within a run),
 //!   `sync` ([`SyncEngine`], the only way anything reaches the ports) and
 //!   `settle` (a sync, a wait for health, the run that finishes

@@ -280,6 +280,62 @@ mod tests {
         }
     }
 
+    /// The actions each marked example policy (`<!-- iam-policy: NAME -->`
+    /// before a JSON block) allows, by name, from the README and `docs/`.
+    fn documented_policies() -> Vec<(String, String, BTreeSet<String>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = vec![root.join("README.md")];
+        let docs = std::fs::read_dir(root.join("docs")).expect("docs/");
+        files.extend(docs.map(|entry| entry.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "md")));
+        let mut policies = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for rest in text.split("<!-- iam-policy: ").skip(1) {
+                let (name, rest) = rest.split_once(" -->").expect("a closed marker");
+                let block = rest.trim_start().strip_prefix("```json").expect("a JSON block after the marker");
+                let (json, _) = block.split_once("```").expect("a closed JSON block");
+                let policy: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let allowed = policy["Statement"]
+                    .as_array()
+                    .expect("statements")
+                    .iter()
+                    .filter(|statement| statement["Effect"] == "Allow")
+                    .flat_map(|statement| match &statement["Action"] {
+                        serde_json::Value::String(action) => vec![action.clone()],
+                        actions => {
+                            actions.as_array().expect("Action").iter().map(|a| a.as_str().unwrap().into()).collect()
+                        }
+                    })
+                    .collect();
+                policies.push((file.display().to_string(), name.to_string(), allowed));
+            }
+        }
+        policies
+    }
+
+    fn actions_of(operations: &[Operation]) -> BTreeSet<String> {
+        operations.iter().flat_map(|o| o.actions()).map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn the_documented_policies_name_exactly_the_actions_the_commands_call() {
+        let read_only = actions_of(&[Operation::Status, Operation::Plan, Operation::Explain]);
+        let everything = actions_of(&Operation::ALL);
+        let policies = documented_policies();
+        let names: BTreeSet<&str> = policies.iter().map(|(_, name, _)| name.as_str()).collect();
+        assert_eq!(names, BTreeSet::from(["read-only", "write"]), "{policies:?}");
+        for (file, name, allowed) in &policies {
+            match name.as_str() {
+                "read-only" => assert_eq!(allowed, &read_only, "{file}: the read-only policy"),
+                _ => {
+                    let both: BTreeSet<String> = allowed.union(&read_only).cloned().collect();
+                    assert_eq!(both, everything, "{file}: the write policy with the read-only one");
+                    assert!(allowed.is_disjoint(&read_only), "{file}: the write policy repeats a read-only action");
+                }
+            }
+        }
+    }
+
     #[test]
     fn actions_read_as_iam_writes_them() {
         assert_eq!(DESCRIBE_TARGET_GROUPS.to_string(), "elasticloadbalancing:DescribeTargetGroups");
