@@ -20,15 +20,15 @@ struct Line {
 }
 
 /// The current step of a command, drawn on stderr while it waits.
-pub struct Progress {
+pub struct ProgressLine {
     line: Arc<Mutex<Line>>,
     task: Option<tokio::task::JoinHandle<()>>,
     terminal: bool,
 }
 
-impl Progress {
+impl ProgressLine {
     /// Starts drawing `step` once the command has waited a second.
-    pub fn start(step: &str) -> Progress {
+    pub fn start(step: &str) -> ProgressLine {
         let terminal = std::io::stderr().is_terminal();
         let line = Arc::new(Mutex::new(Line { step: step.to_string(), ..Line::default() }));
         let drawing = line.clone();
@@ -40,7 +40,7 @@ impl Progress {
                 tokio::time::sleep(FRAME).await;
             }
         });
-        Progress { line, task: Some(task), terminal }
+        ProgressLine { line, task: Some(task), terminal }
     }
 
     /// Sets the step shown from now on.
@@ -65,7 +65,7 @@ impl Progress {
     }
 }
 
-impl Drop for Progress {
+impl Drop for ProgressLine {
     fn drop(&mut self) {
         self.stop();
     }

@@ -12,16 +12,21 @@
 //! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
 //! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
 //! | `NLB_SYNC_LEASE_TABLE` | DynamoDB table of per-target-group leases (partition key `targetGroup`, string): one run at a time changes a group | none: runs are ordered by the applied-view tag alone |
+//! | `NLB_SYNC_ALLOWED_SOURCES` | space-separated patterns over source tokens (`*` matches any run, `:` included); a token that matches none is refused | every source |
+//! | `NLB_SYNC_ALLOWED_CIDRS` | space-separated CIDRs; an address outside all of them is never registered | RFC 1918, 100.64.0.0/10, fc00::/7 |
+//! | `NLB_SYNC_TARGET_GROUPS` | space-separated patterns over target group names or ARNs; a tagged group outside them is not read further nor changed | every tagged group |
 //! | `NLB_SYNC_FAULT_INJECTION` | `panic`: `sync-on-deploy` panics in its work (a drill of the always-answer path) | unset |
 //!
 //! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use crate::adapters::{DnsSetupError, DynamoDbLeases, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config};
+use crate::exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, PolicyError, TargetGroupScope};
 use crate::failure::RunsIn;
 use crate::sync::{SyncEngine, SyncOptions};
 
@@ -34,7 +39,8 @@ pub type AwsSyncEngine = SyncEngine<ElbTargetGroups, RdsApi, HickoryDns>;
 pub struct ConfigError {
     pub variable: &'static str,
     pub value: String,
-    pub expected: &'static str,
+    /// What is wrong, or what the variable takes.
+    pub expected: Cow<'static, str>,
 }
 
 /// The engine could not be set up.
@@ -54,6 +60,8 @@ pub struct Settings {
     pub dns_attempts: usize,
     /// The DynamoDB lease table; `None`: no leases.
     pub lease_table: Option<String>,
+    /// What the installer allows to be exposed.
+    pub exposure: ExposurePolicy,
     pub options: SyncOptions,
 }
 
@@ -70,7 +78,7 @@ impl Settings {
                     .map_err(|_| ConfigError {
                         variable: "NLB_SYNC_DNS_SERVER",
                         value,
-                        expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353",
+                        expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353".into(),
                     })?,
             ),
         };
@@ -82,7 +90,7 @@ impl Settings {
             Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
             Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
             Some(value) => {
-                return Err(ConfigError { variable: "NLB_SYNC_DRY_RUN", value, expected: "true or false" });
+                return Err(ConfigError { variable: "NLB_SYNC_DRY_RUN", value, expected: "true or false".into() });
             }
         };
         Ok(Settings {
@@ -100,10 +108,15 @@ impl Settings {
                     return Err(ConfigError {
                         variable: "NLB_SYNC_LEASE_TABLE",
                         value,
-                        expected: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'",
+                        expected: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'".into(),
                     });
                 }
                 table => table,
+            },
+            exposure: ExposurePolicy {
+                sources: policy_var(&get, "NLB_SYNC_ALLOWED_SOURCES", AllowedSources::parse)?,
+                addresses: policy_var(&get, "NLB_SYNC_ALLOWED_CIDRS", AllowedAddresses::parse)?,
+                target_groups: policy_var(&get, "NLB_SYNC_TARGET_GROUPS", TargetGroupScope::parse)?,
             },
             options: SyncOptions {
                 dry_run,
@@ -159,9 +172,24 @@ fn number_var(
         None => Ok(default),
         Some(value) => match value.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError { variable, value, expected }),
+            _ => Err(ConfigError { variable, value, expected: expected.into() }),
         },
     }
+}
+
+/// Reads one part of the exposure policy; unset and empty read as `""`
+/// (each part's default). A malformed item is named in the error.
+fn policy_var<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    parse: fn(&str) -> Result<T, PolicyError>,
+) -> Result<T, ConfigError> {
+    let value = get(variable).unwrap_or_default();
+    parse(&value).map_err(|error| ConfigError {
+        variable,
+        value: value.trim().to_string(),
+        expected: error.to_string().into(),
+    })
 }
 
 /// Builds a Lambda function's engine from the environment: AWS clients and
@@ -181,7 +209,7 @@ pub fn engine_with(
 ) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
     let (elb, rds) = (ElbTargetGroups::new(config, runs_in), RdsApi::new(config, runs_in));
-    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone());
+    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone()).with_exposure(settings.exposure.clone());
     Ok(match &settings.lease_table {
         Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in))),
         None => engine,
@@ -206,6 +234,7 @@ mod tests {
         assert_eq!((s.options.dns_queries, s.options.absence_window), (3, Duration::from_secs(120)));
         assert_eq!(s.dns_timeout, Duration::from_secs(2));
         assert_eq!(s.lease_table, None);
+        assert_eq!(s.exposure, ExposurePolicy::default());
         let leased = settings(&[("NLB_SYNC_LEASE_TABLE", "stack-Leases-1A2B")]).unwrap();
         assert_eq!(leased.lease_table.as_deref(), Some("stack-Leases-1A2B"));
     }
@@ -239,6 +268,38 @@ mod tests {
             assert!(err.contains(var) && err.contains(value), "{err}");
         }
         assert!(settings(&[("NLB_SYNC_DRY_RUN", "TRUE")]).unwrap().options.dry_run);
+    }
+
+    #[test]
+    fn the_exposure_policy_comes_from_its_three_variables() {
+        let s = settings(&[
+            ("NLB_SYNC_ALLOWED_SOURCES", " rds-cluster:prod-* rds-proxy:* "),
+            ("NLB_SYNC_ALLOWED_CIDRS", "10.1.0.0/16"),
+            ("NLB_SYNC_TARGET_GROUPS", "db-*"),
+        ])
+        .unwrap();
+        assert_eq!(s.exposure.sources.to_string(), "rds-cluster:prod-* rds-proxy:*");
+        assert_eq!(s.exposure.addresses.to_string(), "10.1.0.0/16");
+        assert_eq!(s.exposure.target_groups.to_string(), "db-*");
+        let empty = settings(&[
+            ("NLB_SYNC_ALLOWED_SOURCES", ""),
+            ("NLB_SYNC_ALLOWED_CIDRS", "  "),
+            ("NLB_SYNC_TARGET_GROUPS", ""),
+        ]);
+        assert_eq!(empty.unwrap().exposure, ExposurePolicy::default(), "empty is unset");
+    }
+
+    #[test]
+    fn a_malformed_pattern_or_cidr_names_the_variable_and_the_item() {
+        for (variable, value, item) in [
+            ("NLB_SYNC_ALLOWED_SOURCES", "rds-cluster:* rds-clustr:*", "'rds-clustr:*' names no source kind"),
+            ("NLB_SYNC_ALLOWED_CIDRS", "10.0.0.0/8 10.1.2.3/16", "'10.1.2.3/16' has bits set"),
+            ("NLB_SYNC_TARGET_GROUPS", "db-a,db-b", "'db-a,db-b' holds ','"),
+        ] {
+            let err = settings(&[(variable, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("environment variable {variable}='{value}' is invalid: ")), "{err}");
+            assert!(err.contains(item), "{err}");
+        }
     }
 
     #[test]

@@ -147,6 +147,9 @@ pub struct FakeElb {
     /// Every mutating call in order: `RegisterTargets`, `DeregisterTargets`,
     /// `AddTags <keys>`, `RemoveTags <keys>`.
     pub mutating_calls: Mutex<Vec<String>>,
+    /// Every call that names one group beyond listing it with its tags:
+    /// (`DescribeTargetHealth` and the mutating calls, target group ARN).
+    pub group_calls: Mutex<Vec<(&'static str, String)>>,
     /// Which methods were called (`permissions.rs` lists what each command may call).
     pub port_calls: PortCalls,
 }
@@ -162,6 +165,7 @@ impl Default for FakeElb {
             register_health: Mutex::new(TargetHealth::Healthy),
             tag_scoped_permissions: Mutex::default(),
             mutating_calls: Mutex::default(),
+            group_calls: Mutex::default(),
             port_calls: PortCalls::default(),
         }
     }
@@ -189,12 +193,18 @@ impl FakeElb {
         self.targets.lock().unwrap().get(arn).map(|m| m.keys().map(|t| t.ip.to_string()).collect()).unwrap_or_default()
     }
 
+    /// The calls beyond listing that named `arn` (see `group_calls`).
+    pub fn calls_naming(&self, arn: &str) -> Vec<&'static str> {
+        self.group_calls.lock().unwrap().iter().filter(|(_, a)| a == arn).map(|(call, _)| *call).collect()
+    }
+
     /// Records a mutating call; the AccessDenied the tag-scoped permissions
     /// would answer, if any. `keys`: the tag keys an AddTags or RemoveTags
     /// writes or removes.
     fn refusal(&self, operation: &'static str, arn: &str, keys: &[&str]) -> Option<ElbError> {
         let call = std::iter::once(operation).chain(keys.iter().copied()).collect::<Vec<_>>().join(" ");
         self.mutating_calls.lock().unwrap().push(call);
+        self.group_calls.lock().unwrap().push((operation, arn.to_string()));
         if !*self.tag_scoped_permissions.lock().unwrap() {
             return None;
         }
@@ -226,6 +236,7 @@ impl TargetGroups for FakeElb {
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
         self.port_calls.record(PortCall::State);
+        self.group_calls.lock().unwrap().push(("DescribeTargetHealth", arn.to_string()));
         Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {

@@ -6,9 +6,10 @@
 //! The three Lambda binaries and the `nlb-target-sync` command line use only
 //! what this page re-exports:
 //!
-//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables), [`engine_from_env`]
-//!   (a Lambda function's) and [`engine_with`] (for where it [`RunsIn`]) give
-//!   an [`AwsSyncEngine`], a [`SyncEngine`] over the real adapters;
+//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables, the
+//!   [`ExposurePolicy`] among them), [`engine_from_env`] (a Lambda
+//!   function's) and [`engine_with`] (for where it [`RunsIn`]) give an
+//!   [`AwsSyncEngine`], a [`SyncEngine`] over the real adapters;
 //!   [`load_config_with`] loads the AWS configuration for a profile and Region.
 //! - A failed AWS call: [`ApiFailure`], its [`Cause`] and [`FailureKind`], and
 //!   the fix worded for where the code runs; `failure_mut` on the errors
@@ -28,7 +29,8 @@
 //! # The layers inside (`docs/architecture.md` has the whole picture)
 //!
 //! - The pure domain: `spec` (the tag grammar), `target`, `managed` (whether
-//!   a target group can be synced), `resolution` (what a source resolved to),
+//!   a target group can be synced), `exposure` (the installer's policy over
+//!   sources, addresses and target groups), `resolution` (what a source resolved to),
 //!   `plan` (the sync decision), `events` (the RDS event table).
 //! - `ports`: what the domain needs from outside (target groups, the RDS API,
 //!   DNS, leases), as traits with their error types; `failure` (a failed AWS
@@ -51,6 +53,7 @@ pub mod custom_resource;
 mod deploy;
 mod events;
 mod explain;
+mod exposure;
 mod failover;
 mod failure;
 #[cfg(test)]
@@ -87,6 +90,7 @@ pub use config::{
 pub use deploy::{DeployError, ResourceSpec};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
+pub use exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, Pattern, PolicyError, Refusal, TargetGroupScope};
 pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
 pub use failure::{ApiFailure, Cause, FailureKind, RunsIn};
 #[cfg(feature = "lambda")]
@@ -106,6 +110,7 @@ pub use target::{AddressFamilies, PendingTarget, Target, TargetHealth};
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench {
+    pub use crate::exposure::AllowedAddresses;
     pub use crate::plan::plan_with_absence;
     pub use crate::resolution::{Resolution, SourceAnswer};
     pub use crate::spec::Source;

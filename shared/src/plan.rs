@@ -3,10 +3,12 @@
 //!
 //! Rules (each has a unit test below):
 //! - The desired set is the union of every source's addresses, on one port.
-//! - Only private addresses are registered; any other is held back and makes the
+//! - Only allowed addresses are registered (the private ranges, or the
+//!   installer's `NLB_SYNC_ALLOWED_CIDRS`); any other is held back and makes the
 //!   view untrustworthy (a public answer usually means the wrong resolver).
-//! - When any source failed, resolved to nothing, or answered a public address,
-//!   nothing is deregistered (a DNS hiccup must never empty the target group).
+//! - When any source failed, resolved to nothing, or answered an address that
+//!   is not allowed, nothing is deregistered (a DNS hiccup must never empty the
+//!   target group).
 //! - A desired target that is draining is registered again.
 //! - A target registered on another port is deregistered with that port.
 //! - A healthy target whose address is no longer wanted is kept while no wanted
@@ -25,11 +27,12 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::exposure::AllowedAddresses;
 use crate::listing::joined;
 use crate::resolution::{Authority, ResolveError};
-pub use crate::resolution::{Resolution, SourceAnswer};
+use crate::resolution::{Resolution, SourceAnswer};
 use crate::spec::Source;
-use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
+use crate::target::{Target, TargetGroupState, TargetHealth};
 
 /// A source whose answer cannot be trusted to remove anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +56,11 @@ impl fmt::Display for Unresolved {
 pub enum HoldReason {
     /// Some sources failed or gave no address: the view is incomplete.
     SourcesUnresolved { sources: Vec<Unresolved> },
-    /// The address is not private, so it is never registered.
-    NotPrivate,
-    /// A source answered a non-private address, so the view is not trusted.
-    UntrustedAnswer { addresses: Vec<IpAddr> },
+    /// The address is not one `allowed` admits, so it is never registered.
+    AddressNotAllowed { allowed: AllowedAddresses },
+    /// A source answered addresses `allowed` does not admit, so the view is
+    /// not trusted.
+    UntrustedAnswer { addresses: Vec<IpAddr>, allowed: AllowedAddresses },
     /// The target is healthy and no wanted target is healthy yet.
     AwaitingHealthyReplacement,
     /// Another run applied a view resolved later than this run's (Unix ms).
@@ -75,14 +79,22 @@ impl fmt::Display for HoldReason {
             HoldReason::SourcesUnresolved { sources } => {
                 write!(f, "not deregistered because these sources did not resolve: {}", joined(sources, ", "))
             }
-            HoldReason::NotPrivate => f.write_str(
+            HoldReason::AddressNotAllowed { allowed: AllowedAddresses::PrivateRanges } => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
                  a public answer usually means the function is not using the VPC's DNS resolver",
             ),
-            HoldReason::UntrustedAnswer { addresses } => write!(
+            HoldReason::AddressNotAllowed { allowed } => {
+                write!(f, "not registered: the address is outside NLB_SYNC_ALLOWED_CIDRS ({allowed})")
+            }
+            HoldReason::UntrustedAnswer { addresses, allowed: AllowedAddresses::PrivateRanges } => write!(
                 f,
                 "not deregistered because a source answered non-private addresses ({}); \
                  check that the function uses the VPC's DNS resolver",
+                joined(addresses, ", ")
+            ),
+            HoldReason::UntrustedAnswer { addresses, allowed } => write!(
+                f,
+                "not deregistered because a source answered addresses outside NLB_SYNC_ALLOWED_CIDRS ({allowed}): {}",
                 joined(addresses, ", ")
             ),
             HoldReason::NewerViewApplied { view_ms } => write!(
@@ -177,9 +189,13 @@ impl Plan {
         self.register.is_empty() && self.deregister.is_empty()
     }
 
-    /// Non-private addresses some source answered.
+    /// Addresses some source answered that may not be registered.
     pub fn refused_addresses(&self) -> Vec<IpAddr> {
-        self.held_back.iter().filter(|h| h.reason == HoldReason::NotPrivate).map(|h| h.target.ip).collect()
+        self.held_back
+            .iter()
+            .filter(|h| matches!(h.reason, HoldReason::AddressNotAllowed { .. }))
+            .map(|h| h.target.ip)
+            .collect()
     }
 }
 
@@ -205,13 +221,14 @@ pub fn unresolved(answers: &[SourceAnswer]) -> Vec<Unresolved> {
 }
 
 /// Decides what to register and deregister, with the absence window applied
-/// when `absence` is given and a source is a `dns:` name. Pure: no I/O, no
-/// clock.
+/// when `absence` is given and a source is a `dns:` name, registering only
+/// addresses `allowed` admits. Pure: no I/O, no clock.
 pub fn plan_with_absence(
     answers: &[SourceAnswer],
     port: u16,
     current: &TargetGroupState,
     absence: Option<&Absence>,
+    allowed: &AllowedAddresses,
 ) -> Plan {
     let unresolved = unresolved(answers);
     let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
@@ -222,15 +239,15 @@ pub fn plan_with_absence(
     }
 
     let mut plan = Plan::default();
-    let (private, public): (Vec<IpAddr>, Vec<IpAddr>) = wanted_ips.into_iter().partition(is_private);
-    for ip in &public {
+    let (admitted, refused): (Vec<IpAddr>, Vec<IpAddr>) = wanted_ips.into_iter().partition(|ip| allowed.admits(ip));
+    for ip in &refused {
         plan.held_back.push(HeldBack {
             target: Target { ip: *ip, port },
             action: Action::Register,
-            reason: HoldReason::NotPrivate,
+            reason: HoldReason::AddressNotAllowed { allowed: allowed.clone() },
         });
     }
-    plan.desired = private.iter().map(|&ip| Target { ip, port }).collect();
+    plan.desired = admitted.iter().map(|&ip| Target { ip, port }).collect();
 
     for target in &plan.desired {
         match current.targets.get(target) {
@@ -243,8 +260,8 @@ pub fn plan_with_absence(
         current.targets.iter().filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining).collect();
     let hold_all = if !unresolved.is_empty() {
         Some(HoldReason::SourcesUnresolved { sources: unresolved.clone() })
-    } else if !public.is_empty() {
-        Some(HoldReason::UntrustedAnswer { addresses: public })
+    } else if !refused.is_empty() {
+        Some(HoldReason::UntrustedAnswer { addresses: refused, allowed: allowed.clone() })
     } else {
         None
     };
@@ -315,7 +332,7 @@ mod tests {
         Source::Dns { hostname: name.into() }
     }
     fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
-        plan_with_absence(answers, port, current, None)
+        plan_with_absence(answers, port, current, None, &AllowedAddresses::PrivateRanges)
     }
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
@@ -500,6 +517,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_outside_the_allowed_cidrs_is_refused_and_freezes_deregistration() {
+        let allowed = AllowedAddresses::parse("10.0.2.0/24 fd00:2::/32").unwrap();
+        let current = state(&[(t("10.0.1.5"), Unhealthy)]);
+        let answers = [ok(dns("a"), &["10.0.2.5", "10.0.3.5", "fd00:2::5", "fd00:3::5"])];
+        let p = plan_with_absence(&answers, PORT, &current, None, &allowed);
+        assert_eq!(p.register, vec![t("10.0.2.5"), t("fd00:2::5")]);
+        assert!(p.deregister.is_empty(), "the stale 10.0.1.5 stays while refused addresses are answered");
+        assert_eq!(p.refused_addresses(), vec![ip("10.0.3.5"), ip("fd00:3::5")], "private, yet refused");
+        let reasons: Vec<String> = p.held_back.iter().map(|h| h.reason.to_string()).collect();
+        assert!(reasons.iter().all(|r| r.contains("NLB_SYNC_ALLOWED_CIDRS (10.0.2.0/24 fd00:2::/32)")), "{reasons:?}");
+        assert!(reasons.iter().all(|r| !r.contains("resolver")), "not the wrong-resolver hint: {reasons:?}");
+        // Without a refused answer the same group deregisters as usual.
+        let p = plan_with_absence(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current, None, &allowed);
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5")]);
+    }
+
+    #[test]
     fn ipv6_targets_plan_like_ipv4() {
         let current = state(&[(t("fd00::1"), Unhealthy)]);
         let p = plan(&[ok(dns("a"), &["fd00::2"])], PORT, &current);
@@ -558,20 +592,44 @@ mod tests {
         let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
         let answers = [ok(dns("rr"), &["10.0.2.5"])];
         // First miss: remembered, held.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[], 1_000_000)));
+        let p = plan_with_absence(
+            &answers,
+            PORT,
+            &current,
+            Some(&window(&[], 1_000_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert!(p.deregister.is_empty());
         assert_eq!(p.held_back[0].reason, HoldReason::AbsentTooShort { since_ms: 1_000_000, window_ms: 60_000 });
         assert_eq!(p.absent_since, [(ip("10.0.1.5"), 1_000_000)].into());
         // Still missing, not long enough.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_059_999)));
+        let p = plan_with_absence(
+            &answers,
+            PORT,
+            &current,
+            Some(&window(&[("10.0.1.5", 1_000_000)], 1_059_999)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert!(p.deregister.is_empty());
         // Missing for the whole window: gone, and forgotten.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_060_000)));
+        let p = plan_with_absence(
+            &answers,
+            PORT,
+            &current,
+            Some(&window(&[("10.0.1.5", 1_000_000)], 1_060_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
         assert!(p.absent_since.is_empty());
         // Answered again: forgotten without a change.
         let both = [ok(dns("rr"), &["10.0.1.5", "10.0.2.5"])];
-        let p = plan_with_absence(&both, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_030_000)));
+        let p = plan_with_absence(
+            &both,
+            PORT,
+            &current,
+            Some(&window(&[("10.0.1.5", 1_000_000)], 1_030_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert!(p.is_noop() && p.absent_since.is_empty());
     }
 
@@ -579,7 +637,13 @@ mod tests {
     fn the_absence_window_is_only_for_dns_names() {
         let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
         let proxy = Source::Proxy { name: "p".into(), endpoint: None };
-        let p = plan_with_absence(&[ok(proxy, &["10.0.2.5"])], PORT, &current, Some(&window(&[], 1_000)));
+        let p = plan_with_absence(
+            &[ok(proxy, &["10.0.2.5"])],
+            PORT,
+            &current,
+            Some(&window(&[], 1_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
         assert!(p.absent_since.is_empty());
     }

@@ -26,6 +26,7 @@ use futures::StreamExt;
 
 use crate::adapters::NoLeases;
 use crate::clock::now_millis;
+use crate::exposure::{AllowedAddresses, ExposurePolicy, Refusal};
 use crate::failure::ApiFailure;
 use crate::lease::Lease;
 use crate::listing::joined;
@@ -121,11 +122,12 @@ pub enum SyncError {
     Group(#[from] GroupError),
     #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), joined(failures, "; "))]
     Unresolved { target_group: String, failures: Vec<Unresolved> },
-    #[error(
-        "target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver",
-        joined(addresses, ", ")
-    )]
-    NonPrivate { target_group: String, addresses: Vec<std::net::IpAddr> },
+    /// The installer's policy refuses the group's sources (a group out of
+    /// scope is skipped, not refused, in a run).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("target group {target_group}: {}", addresses_refused_text(addresses, allowed))]
+    AddressesNotAllowed { target_group: String, addresses: Vec<std::net::IpAddr>, allowed: AllowedAddresses },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
     #[error("target group {target_group}: {error}; nothing was changed in this run, the next run retries")]
@@ -135,6 +137,34 @@ pub enum SyncError {
          paused); it stopped changing the group, and the next run completes the change"
     )]
     LeaseRanOut { target_group: String },
+}
+
+/// Why answered addresses were not registered: a public answer usually means
+/// the wrong resolver; an answer outside the installer's CIDRs is refused by
+/// the policy.
+fn addresses_refused_text(addresses: &[IpAddr], allowed: &AllowedAddresses) -> String {
+    let addresses = joined(addresses, ", ");
+    match allowed {
+        AllowedAddresses::PrivateRanges => format!(
+            "sources answered non-private addresses {addresses}, which were not registered; the function is \
+             probably not using the VPC's DNS resolver"
+        ),
+        AllowedAddresses::Within(_) => format!(
+            "sources answered addresses {addresses} outside NLB_SYNC_ALLOWED_CIDRS ({allowed}), which were not \
+             registered, and nothing is deregistered while they are answered; change the sources, or have the \
+             installer allow the addresses (template parameter AllowedCidrs)"
+        ),
+    }
+}
+
+impl SyncError {
+    /// The policy's refusal, when that is why the group was not synced.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            SyncError::Refused(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
 }
 
 /// A failure of a run: before any target group, or of one target group.
@@ -154,7 +184,8 @@ impl SyncError {
         match self {
             SyncError::Elb { error, .. } => Some(&mut error.failure),
             SyncError::Lease { error, .. } => Some(&mut error.failure),
-            SyncError::Group(_) | SyncError::Unresolved { .. } | SyncError::NonPrivate { .. } => None,
+            SyncError::Group(_) | SyncError::Unresolved { .. } | SyncError::Refused(_) => None,
+            SyncError::AddressesNotAllowed { .. } => None,
             SyncError::LeaseRanOut { .. } => None,
         }
     }
@@ -235,6 +266,14 @@ impl GroupOutcome {
     pub fn label(&self) -> &str {
         if self.name.is_empty() { &self.arn } else { &self.name }
     }
+
+    /// The sources the installer's policy refused here (then nothing was changed).
+    pub fn refused_sources(&self) -> &[Source] {
+        match self.error.as_ref().and_then(SyncError::refusal) {
+            Some(Refusal::SourcesNotAllowed { refused, .. }) => refused,
+            _ => &[],
+        }
+    }
 }
 
 /// What one run did.
@@ -280,6 +319,8 @@ pub struct SyncEngine<T, R, D> {
     dns: D,
     /// Who may change a target group now (`crate::lease`).
     pub(crate) leases: Arc<dyn LeaseStore>,
+    /// What the installer allows to be exposed (`crate::exposure`).
+    exposure: ExposurePolicy,
     options: SyncOptions,
 }
 
@@ -287,7 +328,27 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// An engine without a lease store: runs are ordered by the applied-view
     /// tag alone (see [`with_leases`](Self::with_leases)).
     pub fn new(target_groups: T, rds: R, dns: D, options: SyncOptions) -> Self {
-        SyncEngine { target_groups, rds, dns, leases: Arc::new(NoLeases), options }
+        SyncEngine { target_groups, rds, dns, leases: Arc::new(NoLeases), exposure: ExposurePolicy::default(), options }
+    }
+
+    /// Holds every run, deploy and operator command to `exposure`: groups
+    /// outside its scope are not read further, refused sources change
+    /// nothing, refused addresses are never registered.
+    pub fn with_exposure(mut self, exposure: ExposurePolicy) -> Self {
+        self.exposure = exposure;
+        self
+    }
+
+    /// The policy this engine is held to.
+    pub fn exposure(&self) -> &ExposurePolicy {
+        &self.exposure
+    }
+
+    /// Whether the policy lets `group` be written to follow `sources`: the
+    /// check the custom resource and the operator's `tag` make before they
+    /// write tags (a run checks the same in `decide_and_apply`).
+    pub(crate) fn admit(&self, group: &TargetGroupInfo, sources: &[Source]) -> Result<(), Refusal> {
+        self.exposure.admit(group, sources)
     }
 
     /// Changes a target group only while holding its lease in `leases`, so
@@ -331,7 +392,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
-                Ok(found) => groups.extend(found.into_iter().map(Ok)),
+                // Out of scope: not read further, never changed, not reported.
+                Ok(found) => groups.extend(found.into_iter().filter(|g| self.exposure.covers(g)).map(Ok)),
                 Err(e) => {
                     run.error = Some(RunError::ListTargetGroups(e));
                     return run;
@@ -342,6 +404,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
                     let target_group = arn.clone();
                     groups.push(match self.target_groups.describe(arn).await {
+                        Ok(Some(info)) if !self.exposure.covers(&info) => continue,
                         Ok(Some(info)) if info.tags.contains_key(SOURCES_TAG) => Ok(info),
                         Ok(Some(_)) => Err((arn.clone(), GroupError::NotManaged { target_group }.into())),
                         Ok(None) => Err((arn.clone(), GroupError::NotFound { target_group }.into())),
@@ -481,6 +544,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             outcome.sources = spec.sources;
         }
         let group = info.managed()?;
+        // Before anything else is read: a refused source changes nothing.
+        self.admit(info, &group.spec.sources)?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
         let absent_tag = info.tags.get(ABSENT_TAG).map(String::as_str);
         let first = self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?;
@@ -503,7 +568,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         let refused = plan.refused_addresses();
         if !refused.is_empty() {
-            return Err(SyncError::NonPrivate { target_group, addresses: refused });
+            let allowed = self.exposure.addresses.clone();
+            return Err(SyncError::AddressesNotAllowed { target_group, addresses: refused, allowed });
         }
         Ok(())
     }
@@ -538,7 +604,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             now_ms: now_millis(),
             window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
         };
-        let plan = plan_with_absence(&answers, group.port, &current, Some(&absence));
+        let plan = plan_with_absence(&answers, group.port, &current, Some(&absence), &self.exposure.addresses);
         Ok(Decision { plan, view_ms, current, absent_before })
     }
 
@@ -721,6 +787,72 @@ mod tests {
         assert!(e.target_groups.held(&bad).is_empty());
         assert_eq!(e.target_groups.held(&untagged), vec!["10.9.9.9"]);
         assert_eq!(report.groups.len(), 2, "the untagged group is not even reported");
+    }
+
+    fn policy(sources: &str, cidrs: &str, target_groups: &str) -> ExposurePolicy {
+        use crate::exposure::{AllowedSources, TargetGroupScope};
+        ExposurePolicy {
+            sources: AllowedSources::parse(sources).unwrap(),
+            addresses: AllowedAddresses::parse(cidrs).unwrap(),
+            target_groups: TargetGroupScope::parse(target_groups).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_source_leaves_its_group_untouched_and_the_others_sync() {
+        let e = engine(false).with_exposure(policy("rds-cluster:*", "", ""));
+        let refused = e.target_groups.group("files", Some("rds-cluster:prod rds-proxy:px"));
+        e.target_groups.seed(&refused, "10.0.7.7");
+        let good = e.target_groups.group("ledger", Some("rds-cluster:prod"));
+        let report = e.sync(&Selection::AllManaged).await;
+
+        assert_eq!(e.target_groups.held(&good), vec!["10.0.1.1"]);
+        assert_eq!(e.target_groups.held(&refused), vec!["10.0.7.7"], "nothing registered, nothing deregistered");
+        assert!(e.target_groups.calls_naming(&refused).is_empty(), "not even its health is read");
+        let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        for needle in
+            ["target group files", "source rds-proxy:px is not allowed", "NLB_SYNC_ALLOWED_SOURCES (rds-cluster:*)"]
+        {
+            assert!(errors[0].contains(needle), "{needle}: {}", errors[0]);
+        }
+        let files = report.groups.iter().find(|g| g.arn == refused).unwrap();
+        assert_eq!(files.refused_sources(), &["rds-proxy:px".parse::<Source>().unwrap()]);
+        assert!(report.into_result().is_err(), "the invocation fails");
+    }
+
+    #[tokio::test]
+    async fn a_group_out_of_scope_is_neither_read_nor_changed_nor_reported() {
+        let e =
+            engine(false).with_exposure(policy("", "", "db-* arn:aws:elasticloadbalancing:*:1:targetgroup/by-arn/*"));
+        let outside = e.target_groups.group("web", Some("rds-proxy:px"));
+        e.target_groups.seed(&outside, "10.0.7.7");
+        let by_name = e.target_groups.group("db-a", Some("rds-proxy:px"));
+        let by_arn = e.target_groups.group("by-arn", Some("rds-proxy:px"));
+        let report = e.sync(&Selection::AllManaged).await;
+        assert!(report.errors().is_empty(), "{:?}", report.errors());
+        let reported: Vec<&str> = report.groups.iter().map(|g| g.arn.as_str()).collect();
+        assert_eq!(reported, vec![by_arn.as_str(), by_name.as_str()]);
+        assert!(e.target_groups.calls_naming(&outside).is_empty());
+        assert_eq!(e.target_groups.held(&outside), vec!["10.0.7.7"]);
+        assert_eq!(e.target_groups.held(&by_name).len(), 2);
+
+        // Named by ARN (a schedule's targetGroupArns): the same, and no error.
+        let report = e.sync(&Selection::Only(vec![outside.clone()])).await;
+        assert!(report.groups.is_empty() && report.error.is_none(), "{report:?}");
+        assert!(e.target_groups.calls_naming(&outside).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_address_outside_the_allowed_cidrs_is_reported_with_them() {
+        let e = engine(false).with_exposure(policy("", "10.0.1.0/24", ""));
+        let a = e.target_groups.group("a", Some("rds-proxy:px"));
+        e.target_groups.seed(&a, "10.0.1.7");
+        let report = e.sync(&Selection::AllManaged).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.1.7", "10.0.1.9"], "10.0.2.9 refused, 10.0.1.7 kept");
+        let error = report.into_result().unwrap_err().to_string();
+        assert!(error.contains("10.0.2.9 outside NLB_SYNC_ALLOWED_CIDRS (10.0.1.0/24)"), "{error}");
+        assert!(!error.contains("resolver"), "not the wrong-resolver hint: {error}");
     }
 
     #[tokio::test]

@@ -50,6 +50,12 @@ pub fn emit_run(run: &RunOutcome, trigger: Trigger) {
     }
 }
 
+/// The line a function writes when it cannot start (a setting it cannot use,
+/// such as a malformed allow-list), before it exits.
+pub fn emit_startup_failure(error: &dyn std::fmt::Display) {
+    tracing::error!(error = %error, "cannot start");
+}
+
 /// Writes one JSON line (EMF is read from stdout, not through `tracing`).
 pub fn emit_line(line: &Value) {
     println!("{line}");

@@ -25,9 +25,15 @@ use crate::moto::{ACCESS_KEY_ID, REGION};
 pub const SOURCES_TAG: &str = "nlb-target-sync:sources";
 /// Tag key holding the optional target port of a target group.
 pub const PORT_TAG: &str = "nlb-target-sync:port";
+/// Tag key the functions write on every change: the view time of the applied
+/// answers (Unix ms).
+pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
+/// Tag key the functions write for `dns:` sources: the addresses a name
+/// stopped answering and since when (empty when none is missing).
+pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
 
 /// The port of the target groups the helpers create (PostgreSQL).
-const TARGET_PORT: i32 = 5432;
+pub(crate) const TARGET_PORT: i32 = 5432;
 
 /// Address family of an `ip` target group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,12 +116,59 @@ pub struct Aws {
     pub elb: elbv2::Client,
     /// RDS client.
     pub rds: rds::Client,
+    /// DynamoDB client (the functions' lease table).
+    pub dynamodb: aws_sdk_dynamodb::Client,
     endpoint: String,
 }
 
 impl Aws {
     pub(crate) fn new(config: &SdkConfig, endpoint: String) -> Aws {
-        Aws { elb: elbv2::Client::new(config), rds: rds::Client::new(config), endpoint }
+        Aws {
+            elb: elbv2::Client::new(config),
+            rds: rds::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            endpoint,
+        }
+    }
+
+    /// Creates the lease table as `template.yaml`'s `LeaseTable` is made
+    /// (partition key `targetGroup`, a string); returns its name.
+    pub async fn create_lease_table(&self, name: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let key = "targetGroup";
+        self.dynamodb
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(key)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute definition"),
+            )
+            .key_schema(KeySchemaElement::builder().attribute_name(key).key_type(KeyType::Hash).build().expect("key"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
+        name.to_string()
+    }
+
+    /// Who holds the lease on `target_group_arn` in `table`, if anyone.
+    pub async fn lease_holder(&self, table: &str, target_group_arn: &str) -> Option<String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let got = self
+            .dynamodb
+            .get_item()
+            .table_name(table)
+            .key("targetGroup", AttributeValue::S(target_group_arn.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetItem {table}: {e:?}"));
+        got.item().and_then(|item| item.get("owner")).and_then(|v| v.as_s().ok()).cloned()
     }
 
     // ----- EC2 (query API over plain HTTP; aws-sdk-ec2 is too slow to build) -----
@@ -273,7 +326,7 @@ impl Aws {
         self.tag(target_group_arn, &[(SOURCES_TAG, sources)]).await;
     }
 
-    /// The tags of a resource, as `(key, value)` pairs.
+    /// The tags of a resource, as `(key, value)` pairs (see [`tag_value`]).
     pub async fn tags(&self, arn: &str) -> Vec<(String, String)> {
         let out = self
             .elb
@@ -635,6 +688,11 @@ fn url_encode(value: &str) -> String {
         }
     }
     out
+}
+
+/// The value of tag `key` among `tags` (as [`Aws::tags`] lists them).
+pub fn tag_value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

@@ -1,19 +1,14 @@
 //! CloudFormation custom-resource stand-ins: a loopback HTTP server that plays
 //! the pre-signed `ResponseURL` and records every request, and a builder for
 //! the request events CloudFormation sends to the function.
-//!
-//! The server is written on plain tokio sockets (no hyper `server` feature, so
-//! the workspace's HTTP stack is built with the same features as before).
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+
+use crate::http::{IncomingRequest, LoopbackServer, OutgoingResponse, respond};
 
 /// The stack every request of the tests belongs to.
 pub const STACK_ID: &str =
@@ -32,7 +27,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// The request target (path and query), e.g. `/cfn-response?X-Amz-Signature=...`.
     pub path: String,
-    /// Header names and values as sent (names keep their case).
+    /// Header names (lowercase, as HTTP/1 reads them) and values, in the
+    /// order sent.
     pub headers: Vec<(String, String)>,
     /// The whole body.
     pub body: Vec<u8>,
@@ -75,34 +71,28 @@ struct Shared {
 
 /// A plain-HTTP/1.1 server on `127.0.0.1:<free port>` that records every
 /// request and answers `200 OK` (or, first, the statuses queued with
-/// [`ResponseServer::answer_first`]). Each connection carries one request and
-/// is closed after the answer. Stops when dropped.
+/// [`ResponseServer::answer_first`]). Stops when dropped.
 pub struct ResponseServer {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 impl ResponseServer {
     /// Binds and starts serving.
     pub async fn start() -> ResponseServer {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind the response server");
-        let addr = listener.local_addr().expect("response server address");
         let shared = Arc::new(Shared::default());
         let state = shared.clone();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, state.clone()));
-                while connections.try_join_next().is_some() {}
-            }
-        });
-        ResponseServer { addr, shared, task }
+        let server = LoopbackServer::start("response server", move |request| {
+            let state = state.clone();
+            async move { record(request, &state) }
+        })
+        .await;
+        ResponseServer { server, shared }
     }
 
     /// `http://127.0.0.1:<port><path>`; `path` starts with `/`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr())
     }
 
     /// A URL shaped like a pre-signed S3 URL, on this server.
@@ -122,6 +112,15 @@ impl ResponseServer {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Every request received so far whose body is a JSON answer to the
+    /// request `request_id` (its `RequestId`), first to last.
+    pub fn answers_to(&self, request_id: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| serde_json::from_slice::<Value>(&r.body).is_ok_and(|b| b["RequestId"] == request_id))
+            .collect()
     }
 
     /// Waits until at least `count` requests arrived and returns them all.
@@ -151,32 +150,19 @@ impl ResponseServer {
 const STACK_ID_ESCAPED: &str =
     "arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/db-privatelink/5f0c3e40-0000-0000-0000-000000000000";
 
-impl Drop for ResponseServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(stream: TcpStream, shared: Arc<Shared>) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    let request = match crate::http::read_request(&mut reader).await {
-        Ok(Some(request)) => request,
-        Ok(None) => return,
-        Err(e) => {
-            eprintln!("[response server] bad request: {e}");
-            let _ =
-                write.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-            return;
-        }
-    };
-    let (method, path, headers, body) = (request.method.to_string(), request.path, request.headers, request.body);
+/// Records `request` and makes its answer: the next scripted status, else 200.
+fn record(request: IncomingRequest, shared: &Shared) -> OutgoingResponse {
+    let headers = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
     let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
     let recorded = RecordedRequest {
-        method,
-        path,
+        method: request.method.to_string(),
+        path: request.path,
         headers,
-        body,
+        body: request.body.to_vec(),
         at: Instant::now(),
         at_wall: SystemTime::now(),
         answered: status,
@@ -188,12 +174,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         recorded.body.len()
     );
     shared.requests.lock().unwrap().push(recorded);
-    let reason = if status == 200 { "OK" } else { "Service Unavailable" };
-    let body = if status == 200 { "" } else { "<Error><Code>SlowDown</Code></Error>" };
-    let head = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
-    let _ = write.write_all(head.as_bytes()).await;
-    let _ = write.write_all(body.as_bytes()).await;
-    let _ = write.flush().await;
+    respond(status, if status == 200 { "" } else { "<Error><Code>SlowDown</Code></Error>" })
 }
 
 /// A CloudFormation custom-resource request event for `Custom::NlbTargetSync`

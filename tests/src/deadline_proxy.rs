@@ -8,104 +8,110 @@
 //! passed in 1970. The proxy replaces the header with "now + timeout" and
 //! passes everything else through unchanged.
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use hyper::header::HeaderValue;
+
+use crate::http::{IncomingRequest, LoopbackServer, OutgoingResponse, respond};
 
 const DEADLINE_HEADER: &str = "lambda-runtime-deadline-ms";
 
 /// The running proxy; stops when dropped.
 pub(crate) struct DeadlineProxy {
-    port: u16,
-    task: JoinHandle<()>,
+    server: LoopbackServer,
 }
 
 impl DeadlineProxy {
     /// Listens on a free loopback port and forwards to `upstream_port`.
     pub(crate) async fn start(upstream_port: u16, timeout: Duration) -> DeadlineProxy {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.expect("bind the runtime API proxy");
-        let port = listener.local_addr().expect("proxy address").port();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, upstream_port, timeout));
-                while connections.try_join_next().is_some() {}
-            }
-        });
-        DeadlineProxy { port, task }
+        let server =
+            LoopbackServer::start("runtime-api proxy", move |request| forward(request, upstream_port, timeout)).await;
+        DeadlineProxy { server }
     }
 
     /// The port the function should use.
     pub(crate) fn port(&self) -> u16 {
-        self.port
+        self.server.addr().port()
     }
 }
 
-impl Drop for DeadlineProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Serves one keep-alive connection from the function.
-async fn serve(stream: TcpStream, upstream_port: u16, timeout: Duration) {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    loop {
-        let request = match crate::http::read_request(&mut reader).await {
-            Ok(Some(request)) => request,
-            Ok(None) => return,
-            Err(e) => {
-                if crate::process::echo_enabled() {
-                    eprintln!("[runtime-api proxy] bad request from the function: {e}");
-                }
-                return;
+/// Passes one request from the function to the emulator and the emulator's
+/// response back, with the deadline of an invocation set to "now + timeout".
+async fn forward(request: IncomingRequest, upstream_port: u16, timeout: Duration) -> OutgoingResponse {
+    let url = format!("http://127.0.0.1:{upstream_port}{}", request.path);
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| !is_hop_header(name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let upstream = match crate::http::send(request.method.clone(), &url, &headers, request.body, None).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            if crate::process::echo_enabled() {
+                eprintln!("[runtime-api proxy] {e}");
             }
-        };
-        let url = format!("http://127.0.0.1:{upstream_port}{}", request.path);
-        let headers: Vec<(&str, &str)> =
-            request.headers.iter().filter(|(k, _)| !is_hop_header(k)).map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let response = match crate::http::send(request.method.clone(), &url, &headers, request.body, None).await {
-            Ok(response) => response,
-            Err(e) => {
-                if crate::process::echo_enabled() {
-                    eprintln!("[runtime-api proxy] {e}");
-                }
-                return;
-            }
-        };
-        let is_next = request.path.ends_with("/runtime/invocation/next");
-        let mut head = format!("HTTP/1.1 {} X\r\n", response.status);
-        for (name, value) in &response.headers {
-            let name = name.as_str();
-            if is_hop_header(name) {
-                continue;
-            }
-            if is_next && name.eq_ignore_ascii_case(DEADLINE_HEADER) {
-                let deadline = SystemTime::now()
-                    .checked_add(timeout)
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_millis());
-                head.push_str(&format!("{name}: {deadline}\r\n"));
-                continue;
-            }
-            head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or_default()));
+            return respond(502, e);
         }
-        head.push_str(&format!("content-length: {}\r\n\r\n", response.body.len()));
-        if write.write_all(head.as_bytes()).await.is_err()
-            || write.write_all(&response.body).await.is_err()
-            || write.flush().await.is_err()
-        {
-            return;
+    };
+    let is_next = request.path.ends_with("/runtime/invocation/next");
+    let mut response = respond(upstream.status, upstream.body);
+    for (name, value) in &upstream.headers {
+        if is_hop_header(name.as_str()) {
+            continue;
         }
+        let value = if is_next && name.as_str() == DEADLINE_HEADER {
+            let deadline = SystemTime::now()
+                .checked_add(timeout)
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as u64);
+            HeaderValue::from(deadline)
+        } else {
+            value.clone()
+        };
+        response.headers_mut().append(name.clone(), value);
     }
+    response
 }
 
+/// Headers about one connection, not the message: hyper writes its own.
 fn is_hop_header(name: &str) -> bool {
     ["host", "content-length", "transfer-encoding", "connection", "keep-alive"]
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::Method;
+
+    /// Plays cargo-lambda: a relative deadline on `next`, a request id on
+    /// every answer, and the posted body echoed.
+    async fn emulator(request: IncomingRequest) -> OutgoingResponse {
+        let mut response = respond(200, request.body);
+        response.headers_mut().insert(DEADLINE_HEADER, HeaderValue::from_static("600000"));
+        response.headers_mut().insert("lambda-runtime-aws-request-id", HeaderValue::from_static("req-1"));
+        response
+    }
+
+    #[tokio::test]
+    async fn the_deadline_of_an_invocation_becomes_now_plus_the_timeout() {
+        let upstream = LoopbackServer::start("emulator", emulator).await;
+        let proxy = DeadlineProxy::start(upstream.addr().port(), Duration::from_secs(30)).await;
+        let base = format!("http://127.0.0.1:{}/.rt/2018-06-01/runtime", proxy.port());
+        let timeout = Some(Duration::from_secs(5));
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+
+        let next = crate::http::send(Method::GET, &format!("{base}/invocation/next"), &[], "", timeout).await.unwrap();
+        let deadline: u64 = next.headers[DEADLINE_HEADER].to_str().unwrap().parse().unwrap();
+        assert!((now_ms + 29_000..now_ms + 31_000).contains(&deadline), "{deadline} is not now + 30 s ({now_ms})");
+        assert_eq!(next.headers["lambda-runtime-aws-request-id"], "req-1");
+
+        // Any other call passes unchanged, its body both ways.
+        let url = format!("{base}/invocation/req-1/response");
+        let answer = crate::http::send(Method::POST, &url, &[], "{\"ok\":true}", timeout).await.unwrap();
+        assert_eq!((answer.status, answer.text()), (200, "{\"ok\":true}".to_owned()));
+        assert_eq!(answer.headers[DEADLINE_HEADER], "600000");
+    }
 }

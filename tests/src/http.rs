@@ -1,12 +1,21 @@
-//! A minimal plain-HTTP/1.1 client (hyper) for the loopback services.
+//! Plain HTTP/1.1 on the loopback interface, both sides on hyper: a minimal
+//! client for the loopback services ([`send`], [`post`]) and a server the
+//! harness's own loopback servers are made of ([`LoopbackServer`]).
 
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// A response: status code, headers and the whole body.
 pub(crate) struct Response {
@@ -67,65 +76,120 @@ pub(crate) async fn post(
     send(Method::POST, url, headers, body, Some(timeout)).await
 }
 
-/// One request read off a loopback server's connection.
+/// What a [`LoopbackServer`] handler answers.
+pub(crate) type OutgoingResponse = hyper::Response<Full<Bytes>>;
+
+/// One request a [`LoopbackServer`] received, its body read whole.
 pub(crate) struct IncomingRequest {
     pub(crate) method: Method,
+    /// The request target: path and query, e.g. `/a/b?c=d`.
     pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
-/// Reads one HTTP/1.1 request (Content-Length or chunked body); `None` when the
-/// connection closes cleanly before a request line. Used by the loopback
-/// servers of the harness (the runtime-API proxy, the CloudFormation response
-/// recorder).
-pub(crate) async fn read_request<R>(reader: &mut R) -> Result<Option<IncomingRequest>, String>
-where
-    R: tokio::io::AsyncBufReadExt + tokio::io::AsyncReadExt + Unpin,
-{
-    let mut line = String::new();
-    if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or("empty request line")?;
-    let method = Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-    let path = parts.next().ok_or("no request target")?.to_owned();
+/// A plain-HTTP/1.1 server on `127.0.0.1:<free port>`, hyper's server side:
+/// it hands every request, its body read whole, to a handler and answers with
+/// the response the handler makes. Connections stay open as long as the
+/// client keeps them. Stops, its connections with it, when dropped. The
+/// harness's loopback servers (the CloudFormation response recorder, the
+/// runtime-API deadline proxy) are handlers on it.
+pub(crate) struct LoopbackServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
 
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
-            return Err("connection closed inside the headers".into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| format!("malformed header line {line:?}"))?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size_line = String::new();
-            reader.read_line(&mut size_line).await.map_err(|e| e.to_string())?;
-            let size = size_line.trim().split(';').next().unwrap_or_default();
-            let size = usize::from_str_radix(size, 16).map_err(|e| format!("chunk size: {e}"))?;
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).await.map_err(|e| e.to_string())?;
-            if size == 0 {
-                // No trailers are used by these clients; the final CRLF was read.
-                break;
+impl LoopbackServer {
+    /// Binds a free loopback port and starts serving; `name` says which
+    /// server it is in messages.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound.
+    pub(crate) async fn start<H, F>(name: &'static str, handler: H) -> LoopbackServer
+    where
+        H: Fn(IncomingRequest) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = OutgoingResponse> + Send + 'static,
+    {
+        let listener =
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap_or_else(|e| panic!("cannot bind the {name}: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("the {name}'s address: {e}"));
+        let task = tokio::spawn(async move {
+            // Dropping the set (when the server is dropped and this task
+            // aborted) ends every open connection.
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let path =
+                            parts.uri.path_and_query().map_or_else(|| parts.uri.to_string(), ToString::to_string);
+                        let request = IncomingRequest { method: parts.method, path, headers: parts.headers, body };
+                        Ok::<_, hyper::Error>(handler(request).await)
+                    }
+                });
+                connections.spawn(async move {
+                    let served = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    if let Err(e) = served
+                        && crate::process::echo_enabled()
+                    {
+                        eprintln!("[{name}] connection failed: {e}");
+                    }
+                });
+                while connections.try_join_next().is_some() {}
             }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().map_err(|e| format!("content-length: {e}"))?;
-        body.resize(length, 0);
-        reader.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+        });
+        LoopbackServer { addr, task }
     }
-    Ok(Some(IncomingRequest { method, path, headers, body }))
+
+    /// The address it listens on.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A response with `status` and `body`, for a [`LoopbackServer`] handler.
+pub(crate) fn respond(status: u16, body: impl Into<Bytes>) -> OutgoingResponse {
+    let mut response = OutgoingResponse::new(Full::new(body.into()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers with what it read: method, target, one header and the body.
+    async fn echo(request: IncomingRequest) -> OutgoingResponse {
+        let header = request.headers.get("x-test").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        respond(201, format!("{} {} {header} {body}", request.method, request.path))
+    }
+
+    #[tokio::test]
+    async fn a_loopback_server_hands_each_request_to_its_handler() {
+        let server = LoopbackServer::start("echo server", echo).await;
+        let url = format!("http://{}/a/b?c=d%2F", server.addr());
+        let timeout = Some(Duration::from_secs(5));
+
+        let first = send(Method::PUT, &url, &[("x-test", "one")], "{\"a\":1}", timeout).await.unwrap();
+        assert_eq!((first.status, first.text()), (201, "PUT /a/b?c=d%2F one {\"a\":1}".to_owned()));
+        let second = send(Method::GET, &url, &[], "", timeout).await.unwrap();
+        assert_eq!(second.text(), "GET /a/b?c=d%2F - ");
+        assert_eq!(second.headers["content-length"], second.body.len().to_string().as_str(), "hyper sets the length");
+
+        let addr = server.addr();
+        drop(server);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(send(Method::GET, &format!("http://{addr}/"), &[], "", timeout).await.is_err(), "stopped when dropped");
+    }
 }

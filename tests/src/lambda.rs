@@ -102,6 +102,13 @@ impl LambdaEmulatorBuilder {
         self
     }
 
+    /// Adds environment variables for the function, in order (a later one
+    /// overrides an earlier one of the same name).
+    pub fn vars(mut self, vars: &[(&str, &str)]) -> Self {
+        self.env.extend(vars.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())));
+        self
+    }
+
     /// The function timeout: each invocation's deadline is "now + timeout"
     /// (default 120 s). It sets only the deadline the function sees; nothing
     /// kills a function that overruns it.
@@ -302,6 +309,12 @@ impl LambdaEmulator {
     /// lines (objects with an `_aws` key).
     pub fn emf_documents(&self) -> Vec<Value> {
         self.json_logs().into_iter().filter(|doc| doc.get("_aws").is_some()).collect()
+    }
+
+    /// The decision lines the function printed, one per target group and run
+    /// (EMF documents with `"message": "target group synced"`), in order.
+    pub fn decision_lines(&self) -> Vec<Value> {
+        self.emf_documents().into_iter().filter(|doc| doc["message"] == "target group synced").collect()
     }
 
     /// Waits until a log line satisfies `predicate` (output is read by a

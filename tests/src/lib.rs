@@ -11,7 +11,8 @@
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
 //!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
 //!   `initial`, which addresses are unreachable), [`AccessRules`] the actions
-//!   it answers with AccessDenied. [`Aws`] holds SDK clients
+//!   it answers with AccessDenied; [`Moto::group_calls`] lists the calls
+//!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -28,6 +29,11 @@
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
+//! * [`strings`], [`group_report`], [`event_decisions`] and their kin read the
+//!   JSON the functions answer and the command line prints, strictly: a list
+//!   of the wrong shape fails the test instead of reading as empty.
+//!   [`ipv4`] and [`target`] write addresses and targets the way moto lists
+//!   them.
 //!
 //! Each test creates its own instances of all three, so tests are independent
 //! and can run in parallel.
@@ -63,6 +69,8 @@
 //! ```
 
 mod access;
+mod addresses;
+mod answers;
 mod aws;
 mod cfn;
 mod cli;
@@ -70,6 +78,7 @@ mod deadline_proxy;
 mod dns;
 mod eventbridge;
 mod http;
+mod journal;
 mod lambda;
 mod moto;
 mod process;
@@ -79,13 +88,17 @@ mod standin;
 mod workspace;
 
 pub use access::AccessRules;
+pub use addresses::{ipv4, sorted_targets, target};
+pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
 pub use aws::{
-    AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, scheduled_event,
+    ABSENT_TAG, AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, VIEW_TAG,
+    scheduled_event, tag_value,
 };
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
+pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;

@@ -2,7 +2,9 @@
 //! and a DNS server.
 
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
+use crate::addresses::ipv4;
 use crate::aws::{Aws, IpFamily, Network, TargetGroup};
 use crate::dns::DnsServer;
 use crate::lambda::{LambdaEmulator, LambdaEmulatorBuilder};
@@ -72,5 +74,31 @@ impl Sandbox {
     /// already set; add variables and call `start()`.
     pub fn function(&self, binary: &str) -> LambdaEmulatorBuilder {
         LambdaEmulator::builder(binary).env(self.env())
+    }
+
+    /// [`Sandbox::function`] with DNS lookups that give up quickly: 300 ms
+    /// per query and one attempt (`NLB_SYNC_DNS_TIMEOUT_MS`,
+    /// `NLB_SYNC_DNS_ATTEMPTS`), so a test of a name that gets no answer does
+    /// not wait out the defaults. A later `var` overrides them.
+    pub fn function_with_quick_dns(&self, binary: &str) -> LambdaEmulatorBuilder {
+        self.function(binary).vars(&[("NLB_SYNC_DNS_TIMEOUT_MS", "300"), ("NLB_SYNC_DNS_ATTEMPTS", "1")])
+    }
+
+    /// `sync-on-failover` as [`Sandbox::function_with_quick_dns`] starts it,
+    /// re-checking every 200 ms instead of every 2 s (`NLB_SYNC_RECHECK_MS`)
+    /// for `watch` after each event (`NLB_SYNC_WATCH_SECONDS`, whole seconds).
+    pub fn failover_function(&self, watch: Duration) -> LambdaEmulatorBuilder {
+        self.function_with_quick_dns("sync-on-failover")
+            .var("NLB_SYNC_RECHECK_MS", "200")
+            .var("NLB_SYNC_WATCH_SECONDS", watch.as_secs().to_string())
+    }
+
+    /// Creates an RDS Proxy in the sandbox's subnets whose default endpoint
+    /// resolves to `addresses` (IPv4); returns the endpoint's name.
+    pub async fn proxy_resolving_to(&self, name: &str, addresses: &[&str]) -> String {
+        let endpoint = self.aws.create_db_proxy(name, &self.network.subnet_ids).await;
+        let addresses: Vec<_> = addresses.iter().map(|a| ipv4(a)).collect();
+        self.dns.set_a(&endpoint, &addresses);
+        endpoint
     }
 }

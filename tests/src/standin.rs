@@ -70,6 +70,15 @@ impl HealthChecks {
         self.call(Method::POST, "reachability", Some(body)).await
     }
 
+    /// The next `times` calls of the API action `action` (e.g.
+    /// `DeregisterTargets`) wait `delay` before the stand-in handles them: their
+    /// effect lands late, as a call in flight does, while other calls go on.
+    pub async fn slow_down(&self, action: &str, delay: Duration, times: u32) {
+        let body = json!({"action": action, "seconds": delay.as_secs_f64(), "times": times});
+        let (status, document) = self.raw(Method::POST, "slow", &body.to_string()).await;
+        assert_eq!(status, 200, "POST /elb-standin/slow {body}: {document}");
+    }
+
     /// The knobs as they are now.
     pub async fn settings(&self) -> HealthCheckSettings {
         self.call(Method::GET, "settings", None).await

@@ -10,6 +10,12 @@ the access rules.
          whether health checks reach that address (any port, every target group)
     POST /elb-standin/access        {"deny": ["elasticloadbalancing:AddTags"]}
          the actions answered AccessDenied from now on (`access.py`)
+    POST /elb-standin/slow  {"action": "DeregisterTargets", "seconds": 3, "times": 1}
+         the next `times` calls of that action wait `seconds` before they take
+         effect (`slow_calls.py`); answers {"slow": {...}}
+    GET  /elb-standin/calls
+         -> {"calls": [{"action": "RegisterTargets", "targetGroups": ["arn:..."]}]}
+         every call that named a target group, in order (`journal.py`)
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -20,6 +26,8 @@ import ipaddress
 import json
 
 import access
+import journal
+import slow_calls
 import target_health
 
 PREFIX = "/elb-standin/"
@@ -69,11 +77,24 @@ def _change_reachability(document):
     target_health.SETTINGS.set_reachable(str(ip), reachable)
 
 
+def _change_slow(document):
+    action, seconds, times = document.get("action"), document.get("seconds"), document.get("times", 1)
+    if not isinstance(action, str) or not action.isalnum():
+        raise ValueError(f"action must be an API action name such as DeregisterTargets, got {action!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 60:
+        raise ValueError(f"seconds must be a number from 0 to 60, got {seconds!r}")
+    if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 100:
+        raise ValueError(f"times must be a whole number from 0 to 100, got {times!r}")
+    slow_calls.set_slow(action, float(seconds), times)
+
+
 ROUTES = {
+    ("GET", "calls"): None,
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
     ("POST", "access"): access.change_rules,
+    ("POST", "slow"): _change_slow,
 }
 
 
@@ -93,6 +114,10 @@ def _control(environ, start_response):
             change(_read_json(environ))
         except ValueError as error:
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
+    if name == "slow":
+        return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
+    if name == "calls":
+        return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
     return _answer(start_response, "200 OK", _snapshot())
 
 
@@ -106,7 +131,11 @@ def with_control_endpoint(moto_app):
             return _control(environ, start_response)
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
+            slow_calls.reset()
+            journal.reset()
             access.RULES.reset()
+        slow_calls.delay_if_slow(environ)
+        journal.record(environ)
         refused = access.refusal(environ)
         if refused is not None:
             status, headers, body = refused

@@ -68,6 +68,7 @@ def test_demo_outputs_parameters_the_main_template_accepts():
     assert {"VpcId", "SubnetIds", "Sources"} <= set(pairs)
     # The demo VPC has no internet route: the functions need the API endpoints.
     assert pairs["CreateInterfaceEndpoints"] == "true" and pairs["CreateS3GatewayEndpoint"] == "true"
+    assert pairs["CreateDynamoDbGatewayEndpoint"] == "true", "the functions take leases in DynamoDB"
     sources = pairs["Sources"].replace("${Proxy}", "nlbsync-demo-proxy")
     assert re.fullmatch(TEMPLATE["Parameters"]["Sources"]["AllowedPattern"], sources)
     for output in ("ClusterWriterSources", "ProxySources"):

@@ -36,6 +36,9 @@ SCHEDULE, FAILOVER, DEPLOY = "SyncOnScheduleFunction", "SyncOnFailoverFunction",
 
 # Everything the functions call (README of the brief); nothing else is granted.
 EXPECTED_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetHealth",
@@ -295,9 +298,12 @@ def test_custom_resource_fills_this_stacks_group_after_its_listener_and_endpoint
 
 def test_api_endpoints_are_optional_and_only_reachable_from_the_functions():
     for name, endpoint in resources_of_type(TEMPLATE, "AWS::EC2::VPCEndpoint").items():
-        assert endpoint["Condition"] in {"MakeInterfaceEndpoints", "MakeS3GatewayEndpoint"}, name
+        assert endpoint["Condition"] in {
+            "MakeInterfaceEndpoints", "MakeS3GatewayEndpoint", "MakeDynamoDbGatewayEndpoint"
+        }, name
     ev = Evaluator(TEMPLATE, {"Sources": "rds-proxy:p"})
     assert not ev.condition("MakeInterfaceEndpoints") and not ev.condition("MakeS3GatewayEndpoint")
+    assert not ev.condition("MakeDynamoDbGatewayEndpoint")
     (ingress,) = RESOURCES["ApiEndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroup"}
     assert ingress["FromPort"] == ingress["ToPort"] == 443
@@ -331,6 +337,21 @@ def test_no_wildcard_actions_and_no_wildcard_resources_on_mutating_actions():
             if statement["Resource"] == "*":
                 # Only where AWS offers no resource-level scoping.
                 assert all(a.startswith("elasticloadbalancing:Describe") for a in actions(statement))
+
+
+def test_every_function_takes_leases_in_the_stacks_table_only():
+    table = RESOURCES["LeaseTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "targetGroup", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "targetGroup", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["NLB_SYNC_LEASE_TABLE"] == {"Ref": "LeaseTable"}
+    for name in FUNCTIONS:
+        (statement,) = _statements_with(name, "dynamodb:PutItem")
+        assert sorted(actions(statement)) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["LeaseTable", "Arn"]}, name
+    assert TEMPLATE["Outputs"]["LeaseTableName"]["Value"] == {"Ref": "LeaseTable"}
 
 
 def _statements_with(name: str, action: str) -> list[dict]:
@@ -624,6 +645,88 @@ def test_sources_parameter_rejects_what_the_functions_would_reject(sources):
     assert not re.fullmatch(TEMPLATE["Parameters"]["Sources"]["AllowedPattern"], sources)
 
 
+# ------------------------------------------------------- what the stack may expose
+
+# Each parameter of the installer's policy and the variable the functions read it from.
+EXPOSURE_VARIABLES = {
+    "AllowedSources": "NLB_SYNC_ALLOWED_SOURCES",
+    "AllowedCidrs": "NLB_SYNC_ALLOWED_CIDRS",
+    "AllowedTargetGroups": "NLB_SYNC_TARGET_GROUPS",
+}
+PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"}
+NARROWED = {"AllowedSources": "rds-proxy:*", "AllowedCidrs": "10.1.0.0/16 fd00:1::/32", "AllowedTargetGroups": "db-*"}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_function_is_held_to_the_stacks_exposure_policy(shape):
+    """Who may expose what: the same policy binds all three ways in, in both shapes."""
+    ev = Evaluator(TEMPLATE, {**SHAPES[shape], **NARROWED})
+    made = created(TEMPLATE, ev)
+    for name, function in FUNCTIONS.items():
+        assert name in made
+        variables = ev.eval(function["Properties"]["Environment"]["Variables"])
+        for parameter, variable in EXPOSURE_VARIABLES.items():
+            assert variables[variable] == NARROWED[parameter], (name, variable)
+
+
+def test_the_default_policy_allows_rds_sources_the_private_ranges_and_every_group():
+    """A dns: name can point anywhere a private address answers: it must be allowed explicitly."""
+    parameters = TEMPLATE["Parameters"]
+    sources = parameters["AllowedSources"]["Default"].split()
+    assert sources == ["rds-cluster:*", "rds-instance:*", "rds-proxy:*"]
+    assert set(parameters["AllowedCidrs"]["Default"].split()) == PRIVATE_RANGES
+    assert parameters["AllowedTargetGroups"]["Default"] == "*"
+    # The full-producer shape the tests deploy follows a source the default allows.
+    assert any(re.fullmatch(pattern.replace("*", ".*"), FULL["Sources"]) for pattern in sources)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        ("AllowedSources", ["", "*", "rds-cluster:prod-* dns:*.db.internal", "rds-cluster:Prod:readers"],
+         ["rds-cluster:*,rds-proxy:*", "dns:db?.internal", "rds-proxy:*;"]),
+        ("AllowedCidrs", ["", "10.1.0.0/16", "10.1.0.0/16 fd00:1::/32"],
+         ["10.0.0.0/8,10.1.0.0/16", "vpc-cidr", "10.0.0.0/8;"]),
+        ("AllowedTargetGroups", ["*", "db-* arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/x/*"],
+         ["db-a,db-b", "db_a"]),
+    ],
+)
+def test_exposure_parameters_take_space_separated_lists_only(parameter, good, bad):
+    """A comma is the likeliest slip (other list parameters use them): refused before deploy."""
+    spec = TEMPLATE["Parameters"][parameter]
+    pattern = re.compile(spec["AllowedPattern"])
+    assert pattern.fullmatch(spec["Default"])
+    for value in good:
+        assert pattern.fullmatch(value), value
+    for value in bad:
+        assert not pattern.fullmatch(value), value
+    assert spec["MaxLength"] <= 1024, "all of the functions' variables must fit in Lambda's 4 KB"
+
+
+def _emitted_metrics() -> set[str]:
+    """The metric names the decision line declares (`shared/src/report.rs`)."""
+    text = (ROOT / "shared" / "src" / "report.rs").read_text()
+    return set(re.findall(r'\("([A-Za-z]+)", "(?:Count|Milliseconds)"\)', text))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_refusal_raises_an_alarm_in_both_shapes(shape):
+    ev = Evaluator(TEMPLATE, SHAPES[shape])
+    alarm = created(TEMPLATE, ev)["ExposureRefusedAlarm"]["Properties"]
+    stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    names = {s["Metric"]["MetricName"] for s in stats}
+    assert names == {"SourcesRefused", "AddressesRefused"}
+    assert names <= _emitted_metrics(), "the functions emit what the alarm watches"
+    for stat in stats:
+        assert stat["Metric"]["Namespace"] == "NlbTargetSync"
+        # The scheduled run visits every managed group each minute.
+        assert stat["Metric"]["Dimensions"] == [{"Name": "Trigger", "Value": "schedule"}]
+    [expression] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert "sources" in expression["Expression"] and "addresses" in expression["Expression"]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+
+
 # --------------------------------------------------------------------------- alarms
 
 
@@ -636,7 +739,7 @@ def test_every_function_has_an_errors_alarm():
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Ref"]
         for a in _alarms().values()
-        if a["Properties"]["Namespace"] == "AWS/Lambda" and a["Properties"]["MetricName"] == "Errors"
+        if a["Properties"].get("Namespace") == "AWS/Lambda" and a["Properties"].get("MetricName") == "Errors"
     }
     assert alarmed == set(FUNCTIONS)
 
@@ -726,7 +829,8 @@ PRODUCER_ONLY = {
     "LoadBalancerSecurityGroup", "LoadBalancer", "TargetGroup", "Listener", "EndpointService",
     "EndpointServicePermissions", "TargetSync", "ChangesHeldBackAlarm", "NoHealthyTargetAlarm",
 }
-WITH_ENDPOINTS = {"CreateInterfaceEndpoints": "true", "CreateS3GatewayEndpoint": "true", "RouteTableIds": "rtb-0a1b2c"}
+WITH_ENDPOINTS = {"CreateInterfaceEndpoints": "true", "CreateS3GatewayEndpoint": "true",
+                  "CreateDynamoDbGatewayEndpoint": "true", "RouteTableIds": "rtb-0a1b2c"}
 EVERY_OPTION = {**WITH_ENDPOINTS, "RdsEventDelivery": "eventbridge-and-sns", "RdsEventTopicArn": TOPIC,
                 "AllowedAccountIds": "111122223333", "AlarmEmail": "dba@example.com",
                 "TopicKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/k"}
@@ -757,7 +861,9 @@ def test_the_functions_only_shape_creates_no_load_balancer_and_only_the_function
                         "Custom::NlbTargetSync"}
     assert not PRODUCER_ONLY & set(made)
     networking = {n for n, r in made.items() if r["Type"].startswith("AWS::EC2::")}
-    optional = {"ApiEndpointSecurityGroup", "ElbApiEndpoint", "RdsApiEndpoint", "S3GatewayEndpoint"}
+    optional = {
+        "ApiEndpointSecurityGroup", "ElbApiEndpoint", "RdsApiEndpoint", "S3GatewayEndpoint", "DynamoDbGatewayEndpoint"
+    }
     assert networking == {"FunctionSecurityGroup"} | (optional if options else set())
     assert set(FUNCTIONS) <= set(made)
     assert "ChangesHeldBackInSomeGroupAlarm" in made

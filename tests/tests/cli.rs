@@ -8,13 +8,14 @@
 
 use std::net::Ipv4Addr;
 
-use integration_tests::{AuroraCluster, CliRun, OperatorCli, PORT_TAG, SOURCES_TAG, Sandbox};
+use integration_tests::{
+    AuroraCluster, CliRun, OperatorCli, PORT_TAG, SOURCES_TAG, Sandbox, VIEW_TAG, only_group_report, strings,
+};
 use serde_json::Value;
 
 const CLUSTER: &str = "cli-aurora";
 const WRITER_IP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 10);
 const READER_IP: Ipv4Addr = Ipv4Addr::new(10, 1, 2, 20);
-const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 
 /// A sandbox with a two-instance Aurora cluster whose instance endpoints resolve.
 async fn with_cluster() -> (Sandbox, AuroraCluster) {
@@ -28,22 +29,6 @@ async fn with_cluster() -> (Sandbox, AuroraCluster) {
 fn expect_code(run: &CliRun, code: i32) {
     eprintln!("[cli] exit {} after {:?}", run.code, run.took);
     assert_eq!(run.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-}
-
-/// The one target group of a status or run report.
-fn only_group(report: &Value) -> &Value {
-    let groups = report["targetGroups"].as_array().unwrap_or_else(|| panic!("no targetGroups: {report:#}"));
-    assert_eq!(groups.len(), 1, "{report:#}");
-    &groups[0]
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {value}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn has_escape(text: &str) -> bool {
@@ -60,7 +45,7 @@ async fn status_and_plan_on_a_fresh_group_then_apply_converges() {
     // Fresh: the writer is wanted, nothing is registered, no view applied yet.
     let status = cli.run(&["status", "--output", "json"]).await;
     expect_code(&status, 0);
-    let group = only_group(&status.json()).clone();
+    let group = only_group_report(&status.json()).clone();
     assert_eq!(group["targetGroupName"], "cli-writer");
     assert_eq!(strings(&group["sources"]), vec![format!("rds-cluster:{CLUSTER}:writer")]);
     assert_eq!(group["appliedView"], Value::Null);
@@ -76,20 +61,20 @@ async fn status_and_plan_on_a_fresh_group_then_apply_converges() {
     let report = plan.json();
     assert_eq!(report["changesPending"], true);
     assert_eq!(report["dryRun"], true);
-    assert_eq!(strings(&only_group(&report)["registered"]), vec![writer.clone()]);
+    assert_eq!(strings(&only_group_report(&report)["registered"]), vec![writer.clone()]);
     assert!(sandbox.aws.registered_targets(&tg.arn).await.is_empty(), "plan registered something");
     assert!(!sandbox.aws.tags(&tg.arn).await.iter().any(|(k, _)| k == VIEW_TAG), "plan stamped the view");
 
     // Apply (by ARN): registered, view stamped.
     let apply = cli.run(&["apply", &tg.arn, "--yes", "-o", "json"]).await;
     expect_code(&apply, 0);
-    assert_eq!(strings(&only_group(&apply.json())["registered"]), vec![writer.clone()]);
+    assert_eq!(strings(&only_group_report(&apply.json())["registered"]), vec![writer.clone()]);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![writer.clone()]);
 
     // Synced: healthy, wanted by the source, applied view shown; plan exit 0.
     let status = cli.run(&["status", "cli-writer", "-o", "json"]).await;
     expect_code(&status, 0);
-    let group = only_group(&status.json()).clone();
+    let group = only_group_report(&status.json()).clone();
     assert_eq!(group["targets"][0]["state"], "healthy");
     assert_eq!(strings(&group["targets"][0]["wantedBy"]), vec![format!("rds-cluster:{CLUSTER}:writer")]);
     assert!(group["appliedView"]["unixMs"].as_u64().is_some_and(|ms| ms > 1_700_000_000_000), "{group:#}");
@@ -120,7 +105,7 @@ async fn after_a_failover_plan_shows_the_swap_and_apply_waits_for_health() {
     sandbox.aws.failover_cluster(CLUSTER, &cluster.instances[1]).await;
     let plan = cli.run(&["plan", "-o", "json"]).await;
     expect_code(&plan, 2);
-    let group = only_group(&plan.json()).clone();
+    let group = only_group_report(&plan.json()).clone();
     assert_eq!(strings(&group["registered"]), vec![format!("{READER_IP}:5432")]);
     assert_eq!(strings(&group["deregisteredRoleChanged"]), vec![format!("{WRITER_IP}:5432")]);
     let text = cli.run(&["plan"]).await;
@@ -144,14 +129,14 @@ async fn errors_exit_1_and_say_what_failed_without_a_stack_trace() {
     // A source that does not resolve: plan fails (exit 1) and removes nothing.
     let plan = cli.run(&["plan", "-o", "json"]).await;
     expect_code(&plan, 1);
-    let error = only_group(&plan.json())["error"].as_str().unwrap().to_owned();
+    let error = only_group_report(&plan.json())["error"].as_str().unwrap().to_owned();
     assert!(error.contains("missing.example.internal") && error.contains("nothing was deregistered"), "{error}");
     let apply = cli.run(&["apply", "--yes"]).await;
     expect_code(&apply, 1);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.77:5432"]);
     let status = cli.run(&["status", "-o", "json"]).await;
     expect_code(&status, 1);
-    let group = only_group(&status.json()).clone();
+    let group = only_group_report(&status.json()).clone();
     assert_eq!(group["unresolved"][0]["source"], "dns:missing.example.internal");
     assert_eq!(group["targets"][0]["wantedBy"], Value::Array(vec![]), "registered, not wanted");
 

@@ -10,62 +10,36 @@
 //! function answered and what DescribeTargetHealth shows. Addresses are DNS
 //! data only: the stand-in stores them, nothing contacts them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
     Aws, CfnRequest, LambdaEmulator, PORT_TAG, RdsNotification, RecordedRequest, ResponseServer, Sandbox, TargetGroup,
-    rds_event, scheduled_event, succeeded,
+    group_report, ipv4, rds_event, scheduled_event, sorted_strings, succeeded,
 };
 use serde_json::{Value, json};
 
 /// How long a new target stays `initial` where a test needs one.
 const INITIAL: Duration = Duration::from_secs(3);
 
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
+/// No absence window: an address a `dns:` source stops answering may go in
+/// the next run (the window that keeps it 120 s against rotating answers has
+/// its own tests, in `rds_events.rs`; these are about what ELB reports).
+const NO_ABSENCE_WINDOW: (&str, &str) = ("NLB_SYNC_DNS_ABSENCE_SECONDS", "0");
 
 fn addr(s: &str) -> IpAddr {
-    IpAddr::V4(ip(s))
+    IpAddr::V4(ipv4(s))
 }
 
-/// A function with short DNS timeouts and no absence window: an address a
-/// `dns:` source stops answering may go in the next run (the window that
-/// keeps it 120 s against rotating answers has its own tests, in
-/// `rds_events.rs`; these are about what ELB reports).
-async fn start(sandbox: &Sandbox, function: &str, extra: &[(&str, &str)]) -> LambdaEmulator {
-    let mut builder = sandbox
-        .function(function)
-        .var("NLB_SYNC_DNS_TIMEOUT_MS", "300")
-        .var("NLB_SYNC_DNS_ATTEMPTS", "1")
-        .var("NLB_SYNC_DNS_ABSENCE_SECONDS", "0");
-    for (key, value) in extra {
-        builder = builder.var(key, *value);
-    }
-    builder.start().await
+/// A function with short DNS timeouts and no absence window.
+async fn start(sandbox: &Sandbox, function: &str) -> LambdaEmulator {
+    sandbox.function_with_quick_dns(function).vars(&[NO_ABSENCE_WINDOW]).start().await
 }
 
 /// One scheduled run; returns the report of `tg`.
 async fn scheduled_run(lambda: &LambdaEmulator, tg: &TargetGroup) -> Value {
     let body = succeeded(&lambda.invoke(scheduled_event()).await, lambda);
-    group_report(&body, &tg.arn)
-}
-
-fn group_report(body: &Value, arn: &str) -> Value {
-    body["targetGroups"]
-        .as_array()
-        .and_then(|groups| groups.iter().find(|g| g["targetGroupArn"] == arn))
-        .unwrap_or_else(|| panic!("{arn} is not in {body:#}"))
-        .clone()
-}
-
-/// A JSON list of strings, sorted.
-fn strings(list: &Value) -> Vec<String> {
-    let mut items: Vec<String> =
-        list.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-    items.sort();
-    items
+    group_report(&body, &tg.arn).clone()
 }
 
 /// Why the report held back deregistering `target`, if it did.
@@ -112,18 +86,18 @@ const REPLACEMENT_HELD: &str = "no wanted target is healthy yet";
 async fn replacing_the_only_target_waits_for_the_new_one_to_be_healthy() {
     let sandbox = Sandbox::start().await;
     let tg = sandbox.target_group("app", Some("dns:app.db.internal")).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.10")]);
+    let lambda = start(&sandbox, "sync-on-schedule").await;
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.10")]);
     scheduled_run(&lambda, &tg).await;
     let (old, new) = ("10.1.1.10:5432", "10.1.2.10:5432");
     assert_eq!(sandbox.aws.state_of(&tg.arn, old).await.as_deref(), Some("healthy"));
 
     sandbox.moto.health_checks().set_initial_period(INITIAL).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.2.10")]);
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.2.10")]);
     let first = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&first["registered"]), vec![new]);
-    assert!(strings(&first["deregistered"]).is_empty(), "{first:#}");
+    assert_eq!(sorted_strings(&first["registered"]), vec![new]);
+    assert!(sorted_strings(&first["deregistered"]).is_empty(), "{first:#}");
     let why = held_back_deregister(&first, old).unwrap_or_else(|| panic!("the old target is held back: {first:#}"));
     assert!(why.contains(REPLACEMENT_HELD), "the report says why: {why}");
     assert_eq!(not_healthy(&first), vec![entry(new, "initial")]);
@@ -135,7 +109,7 @@ async fn replacing_the_only_target_waits_for_the_new_one_to_be_healthy() {
 
     wait_for_state(&sandbox.aws, &tg.arn, new, "healthy", INITIAL * 3).await;
     let last = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&last["deregistered"]), vec![old], "{last:#}");
+    assert_eq!(sorted_strings(&last["deregistered"]), vec![old], "{last:#}");
     assert!(not_healthy(&last).is_empty(), "{last:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![new]);
 }
@@ -146,21 +120,21 @@ async fn replacing_the_only_target_waits_for_the_new_one_to_be_healthy() {
 async fn an_unreachable_replacement_never_removes_the_old_target() {
     let sandbox = Sandbox::start().await;
     let tg = sandbox.target_group("app", Some("dns:app.db.internal")).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.20")]);
+    let lambda = start(&sandbox, "sync-on-schedule").await;
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.20")]);
     scheduled_run(&lambda, &tg).await;
     let (old, new) = ("10.1.1.20:5432", "10.1.2.20:5432");
 
     let health = sandbox.moto.health_checks();
     health.set_initial_period(Duration::from_secs(1)).await;
     health.set_reachable(addr("10.1.2.20"), false).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.2.20")]);
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.2.20")]);
     scheduled_run(&lambda, &tg).await;
     wait_for_state(&sandbox.aws, &tg.arn, new, "unhealthy", Duration::from_secs(10)).await;
 
     for _ in 0..2 {
         let report = scheduled_run(&lambda, &tg).await;
-        assert!(strings(&report["deregistered"]).is_empty(), "{report:#}");
+        assert!(sorted_strings(&report["deregistered"]).is_empty(), "{report:#}");
         let why = held_back_deregister(&report, old).unwrap_or_else(|| panic!("held back: {report:#}"));
         assert!(why.contains(REPLACEMENT_HELD), "{why}");
         assert_eq!(not_healthy(&report), vec![entry(new, "unhealthy")]);
@@ -176,20 +150,20 @@ async fn a_wanted_target_that_is_draining_is_registered_again() {
     let sandbox = Sandbox::start().await;
     let tg = sandbox.target_group("app", Some("dns:app.db.internal")).await;
     sandbox.aws.set_deregistration_delay(&tg.arn, Duration::from_secs(60)).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.30"), ip("10.1.2.30")]);
+    let lambda = start(&sandbox, "sync-on-schedule").await;
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.30"), ipv4("10.1.2.30")]);
     scheduled_run(&lambda, &tg).await;
     let back = "10.1.2.30:5432";
 
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.30")]);
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.30")]);
     let dropped = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&dropped["deregistered"]), vec![back]);
+    assert_eq!(sorted_strings(&dropped["deregistered"]), vec![back]);
     assert_eq!(sandbox.aws.state_of(&tg.arn, back).await.as_deref(), Some("draining"));
 
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.30"), ip("10.1.2.30")]);
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.30"), ipv4("10.1.2.30")]);
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["registered"]), vec![back], "registered again: {report:#}");
+    assert_eq!(sorted_strings(&report["registered"]), vec![back], "registered again: {report:#}");
     assert_eq!(not_healthy(&report), vec![entry(back, "initial")], "the report read it draining, then registered it");
     assert_eq!(sandbox.aws.state_of(&tg.arn, back).await.as_deref(), Some("healthy"), "back in service");
 }
@@ -203,20 +177,20 @@ async fn deregistration_uses_the_port_the_target_was_registered_on() {
     let sandbox = Sandbox::start().await;
     let tg = sandbox.target_group("app", Some("dns:app.db.internal")).await;
     sandbox.aws.tag(&tg.arn, &[(PORT_TAG, "6432")]).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.40")]);
+    let lambda = start(&sandbox, "sync-on-schedule").await;
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.40")]);
     scheduled_run(&lambda, &tg).await;
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.40:6432"]);
 
     // The port moves back to the target group's own (5432).
     sandbox.aws.tag(&tg.arn, &[(PORT_TAG, "5432")]).await;
     let first = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&first["registered"]), vec!["10.1.1.40:5432"]);
+    assert_eq!(sorted_strings(&first["registered"]), vec!["10.1.1.40:5432"]);
     assert!(held_back_deregister(&first, "10.1.1.40:6432").is_some(), "make before break: {first:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.40:5432", "10.1.1.40:6432"]);
 
     let second = scheduled_run(&lambda, &tg).await;
-    assert_eq!(strings(&second["deregistered"]), vec!["10.1.1.40:6432"], "{second:#}");
+    assert_eq!(sorted_strings(&second["deregistered"]), vec!["10.1.1.40:6432"], "{second:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec!["10.1.1.40:5432"]);
 }
 
@@ -227,13 +201,13 @@ async fn deregistration_uses_the_port_the_target_was_registered_on() {
 async fn an_address_outside_the_vpc_is_registered_in_zone_all_and_deregistered() {
     let sandbox = Sandbox::start().await;
     let tg = sandbox.target_group("app", Some("dns:app.db.internal")).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
+    let lambda = start(&sandbox, "sync-on-schedule").await;
     let (inside, outside) = ("10.1.1.50:5432", "172.31.9.50:5432");
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.50"), ip("172.31.9.50")]);
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.50"), ipv4("172.31.9.50")]);
 
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["registered"]), vec![inside, outside], "{report:#}");
+    assert_eq!(sorted_strings(&report["registered"]), vec![inside, outside], "{report:#}");
     let zones: Vec<(String, Option<String>)> =
         sandbox.aws.target_states(&tg.arn).await.into_iter().map(|t| (t.target, t.zone)).collect();
     assert_eq!(
@@ -243,11 +217,11 @@ async fn an_address_outside_the_vpc_is_registered_in_zone_all_and_deregistered()
 
     // Another process, so nothing is remembered from the registration.
     drop(lambda);
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
-    sandbox.dns.set_a("app.db.internal", &[ip("10.1.1.50")]);
+    let lambda = start(&sandbox, "sync-on-schedule").await;
+    sandbox.dns.set_a("app.db.internal", &[ipv4("10.1.1.50")]);
     let report = scheduled_run(&lambda, &tg).await;
 
-    assert_eq!(strings(&report["deregistered"]), vec![outside], "{report:#}");
+    assert_eq!(sorted_strings(&report["deregistered"]), vec![outside], "{report:#}");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![inside]);
 }
 
@@ -257,13 +231,12 @@ async fn an_address_outside_the_vpc_is_registered_in_zone_all_and_deregistered()
 async fn a_custom_proxy_endpoint_is_synced_to_its_own_addresses() {
     let sandbox = Sandbox::start().await;
     let subnets = &sandbox.network.subnet_ids;
-    let default = sandbox.aws.create_db_proxy("app-proxy", subnets).await;
+    sandbox.proxy_resolving_to("app-proxy", &["10.1.1.60", "10.1.2.60"]).await;
     let reports = sandbox.aws.create_db_proxy_endpoint("app-proxy", "reports", subnets, true).await;
-    sandbox.dns.set_a(&default, &[ip("10.1.1.60"), ip("10.1.2.60")]);
-    sandbox.dns.set_a(&reports, &[ip("10.1.1.61"), ip("10.1.2.61")]);
+    sandbox.dns.set_a(&reports, &[ipv4("10.1.1.61"), ipv4("10.1.2.61")]);
     let tg = sandbox.target_group("reports", Some("rds-proxy:app-proxy:reports")).await;
     let missing = sandbox.target_group("ghost", Some("rds-proxy:app-proxy:ghost")).await;
-    let lambda = start(&sandbox, "sync-on-schedule", &[]).await;
+    let lambda = start(&sandbox, "sync-on-schedule").await;
 
     let invocation = lambda.invoke(scheduled_event()).await;
 
@@ -289,15 +262,14 @@ async fn failover_removes_the_old_writer_while_the_new_one_is_initial() {
     let cluster = sandbox.aws.create_aurora_cluster("ledger", 2).await;
     let ips = ["10.1.1.70", "10.1.2.71"];
     for (instance, address) in cluster.instances.iter().zip(ips) {
-        sandbox.dns.set_a(cluster.address_of(instance), &[ip(address)]);
+        sandbox.dns.set_a(cluster.address_of(instance), &[ipv4(address)]);
     }
     let tg = sandbox.target_group("ledger-writer", Some("rds-cluster:ledger:writer")).await;
     sandbox.aws.register_targets(&tg.arn, &["10.1.1.70:5432"]).await;
     let (old, new) = ("10.1.1.70:5432", "10.1.2.71:5432");
     // A watch shorter than the initial period: a held-back old writer would
     // still be there when the invocation ends.
-    let watch = [("NLB_SYNC_RECHECK_MS", "200"), ("NLB_SYNC_WATCH_SECONDS", "4")];
-    let lambda = start(&sandbox, "sync-on-failover", &watch).await;
+    let lambda = sandbox.failover_function(Duration::from_secs(4)).vars(&[NO_ABSENCE_WINDOW]).start().await;
     let initial = Duration::from_secs(10);
     sandbox.moto.health_checks().set_initial_period(initial).await;
 
@@ -311,13 +283,13 @@ async fn failover_removes_the_old_writer_while_the_new_one_is_initial() {
     assert_eq!(sandbox.aws.state_of(&tg.arn, new).await.as_deref(), Some("initial"), "the new one is not healthy yet");
     let group = group_report(&body, &tg.arn);
     let changed = lambda
-        .emf_documents()
+        .decision_lines()
         .into_iter()
-        .find(|d| d["message"] == "target group synced" && !strings(&d["deregistered"]).is_empty())
+        .find(|d| !sorted_strings(&d["deregistered"]).is_empty())
         .unwrap_or_else(|| panic!("no decision line deregistered anything: {:?}", lambda.logs()));
-    assert_eq!(strings(&changed["deregisteredRoleChanged"]), vec![old], "removed for the role: {changed:#}");
+    assert_eq!(sorted_strings(&changed["deregisteredRoleChanged"]), vec![old], "removed for the role: {changed:#}");
     assert_eq!(not_healthy(&changed), vec![entry(new, "initial")], "{changed:#}");
-    assert_eq!(not_healthy(&group), vec![entry(new, "initial")], "the answer says it too: {group:#}");
+    assert_eq!(not_healthy(group), vec![entry(new, "initial")], "the answer says it too: {group:#}");
 }
 
 // ----- WaitForHealthySeconds (sync-on-deploy) -----
@@ -332,14 +304,8 @@ struct Deploy {
 impl Deploy {
     async fn start() -> Deploy {
         let (sandbox, server) = tokio::join!(Sandbox::start(), ResponseServer::start());
-        let lambda = start(&sandbox, "sync-on-deploy", &[]).await;
+        let lambda = start(&sandbox, "sync-on-deploy").await;
         Deploy { sandbox, lambda, server }
-    }
-
-    async fn proxy(&self, name: &str, ips: &[&str]) {
-        let endpoint = self.sandbox.aws.create_db_proxy(name, &self.sandbox.network.subnet_ids).await;
-        let ips: Vec<Ipv4Addr> = ips.iter().map(|a| ip(a)).collect();
-        self.sandbox.dns.set_a(&endpoint, &ips);
     }
 
     /// Sends `request` and returns the answer PUT to the response URL (the
@@ -350,9 +316,8 @@ impl Deploy {
         assert_eq!(invocation.status, 200, "answered, so the invocation succeeds: {:#}", invocation.body);
         let answer = self
             .server
-            .requests()
-            .into_iter()
-            .rfind(|r| serde_json::from_slice::<Value>(&r.body).is_ok_and(|b| b["RequestId"] == event["RequestId"]))
+            .answers_to(event["RequestId"].as_str().expect("a RequestId"))
+            .pop()
             .unwrap_or_else(|| panic!("no answer for {event:#}\n{}", self.lambda.logs().join("\n")));
         let body = answer.json();
         (answer, body)
@@ -368,7 +333,7 @@ impl Deploy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_waiting_for_healthy_answers_once_the_targets_are_healthy() {
     let deploy = Deploy::start().await;
-    deploy.proxy("app-proxy", &["10.1.1.80", "10.1.2.80"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.80", "10.1.2.80"]).await;
     let tg = deploy.sandbox.target_group("app", None).await;
     deploy.sandbox.moto.health_checks().set_initial_period(INITIAL).await;
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"], "WaitForHealthySeconds": "30"});
@@ -390,7 +355,7 @@ async fn create_waiting_for_healthy_answers_once_the_targets_are_healthy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_waiting_for_healthy_fails_with_the_states_when_targets_stay_unhealthy() {
     let deploy = Deploy::start().await;
-    deploy.proxy("app-proxy", &["10.1.1.90", "10.1.2.90"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.90", "10.1.2.90"]).await;
     let tg = deploy.sandbox.target_group("app", None).await;
     deploy.sandbox.moto.health_checks().set_reachable(addr("10.1.2.90"), false).await;
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"], "WaitForHealthySeconds": "6"});
@@ -416,8 +381,8 @@ async fn create_waiting_for_healthy_fails_with_the_states_when_targets_stay_unhe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_waiting_for_healthy_finishes_make_before_break_in_the_invocation() {
     let deploy = Deploy::start().await;
-    deploy.proxy("old-proxy", &["10.1.1.100"]).await;
-    deploy.proxy("new-proxy", &["10.1.2.101"]).await;
+    deploy.sandbox.proxy_resolving_to("old-proxy", &["10.1.1.100"]).await;
+    deploy.sandbox.proxy_resolving_to("new-proxy", &["10.1.2.101"]).await;
     let tg = deploy.sandbox.target_group("app", None).await;
     let old = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:old-proxy"]});
     let (_, body) = deploy.send(CfnRequest::create(&deploy.server.presigned_url("c-1"), "c-1", old.clone())).await;

@@ -12,43 +12,19 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    IpFamily, LambdaEmulator, RdsEventBridgeEvent, Sandbox, TargetGroup, now_ms, other_eventbridge_event,
-    scheduled_event, succeeded,
+    ABSENT_TAG, IpFamily, LambdaEmulator, RdsEventBridgeEvent, SOURCES_TAG, Sandbox, TargetGroup, event_decisions,
+    ipv4, now_ms, other_eventbridge_event, scheduled_event, strings, succeeded, tag_value, target,
 };
 use serde_json::Value;
 
-const RECHECK_MS: &str = "200";
-const WATCH_SECONDS: &str = "10";
-
 async fn failover_function(sandbox: &Sandbox) -> LambdaEmulator {
-    sandbox
-        .function("sync-on-failover")
-        .var("NLB_SYNC_RECHECK_MS", RECHECK_MS)
-        .var("NLB_SYNC_WATCH_SECONDS", WATCH_SECONDS)
-        .var("NLB_SYNC_DNS_TIMEOUT_MS", "300")
-        .var("NLB_SYNC_DNS_ATTEMPTS", "1")
-        .start()
-        .await
+    sandbox.failover_function(Duration::from_secs(10)).start().await
 }
 
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
-
-fn target(ip: &str) -> String {
-    format!("{ip}:5432")
-}
-
-/// The decisions of the answer's event lines.
-fn decisions(body: &Value) -> Vec<String> {
-    body["events"].as_array().map_or_else(Vec::new, |events| {
-        events.iter().filter_map(|e| e["decision"].as_str().map(str::to_owned)).collect()
-    })
-}
-
-/// The decision lines (EMF) the function printed for target groups.
-fn decision_lines(lambda: &LambdaEmulator) -> Vec<Value> {
-    lambda.json_logs().into_iter().filter(|l| l["message"] == "target group synced").collect()
+/// The targets the function's decision lines say it removed for a role or
+/// identity change, in order.
+fn deregistered_role_changed(lambda: &LambdaEmulator) -> Vec<String> {
+    lambda.decision_lines().iter().flat_map(|line| strings(&line["deregisteredRoleChanged"])).collect()
 }
 
 /// A target group following `sources` that holds `targets` already.
@@ -67,7 +43,7 @@ async fn eventbridge_cluster_failover_swaps_the_writer_with_either_identifier_fo
         let id = format!("ledger{n}");
         let cluster = sandbox.aws.create_aurora_cluster(&id, 2).await;
         for (instance, address) in cluster.instances.iter().zip(["10.1.1.10", "10.1.2.11"]) {
-            sandbox.dns.set_a(cluster.address_of(instance), &[ip(address)]);
+            sandbox.dns.set_a(cluster.address_of(instance), &[ipv4(address)]);
         }
         let tg =
             group_holding(&sandbox, &format!("{id}-writer"), &format!("rds-cluster:{id}:writer"), &["10.1.1.10"]).await;
@@ -81,7 +57,7 @@ async fn eventbridge_cluster_failover_swaps_the_writer_with_either_identifier_fo
         }
         let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
         assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.11")], "bare: {bare}");
-        assert_eq!(decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
+        assert_eq!(event_decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
     }
 }
 
@@ -89,7 +65,7 @@ async fn eventbridge_cluster_failover_swaps_the_writer_with_either_identifier_fo
 async fn eventbridge_multi_az_failover_follows_the_dns_change() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("orders").await;
-    sandbox.dns.set_a(&address, &[ip("10.1.1.20")]);
+    sandbox.dns.set_a(&address, &[ipv4("10.1.1.20")]);
     let tg = group_holding(&sandbox, "orders", "rds-instance:orders", &["10.1.1.20"]).await;
     let lambda = failover_function(&sandbox).await;
 
@@ -98,7 +74,7 @@ async fn eventbridge_multi_az_failover_follows_the_dns_change() {
         RdsEventBridgeEvent::instance("orders", "RDS-EVENT-0049", "Multi-AZ instance failover completed.", "failover");
     let (invocation, ()) = tokio::join!(lambda.invoke(event.to_value()), async {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        sandbox.dns.set_a(&address, &[ip("10.1.2.21")]);
+        sandbox.dns.set_a(&address, &[ipv4("10.1.2.21")]);
     });
     let body = succeeded(&invocation, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.21")]);
@@ -109,7 +85,7 @@ async fn eventbridge_multi_az_failover_follows_the_dns_change() {
 async fn instance_blue_green_switchover_leaves_exactly_the_green_address() {
     let sandbox = Sandbox::start().await;
     let blue_address = sandbox.aws.create_rds_instance("billing").await;
-    sandbox.dns.set_a(&blue_address, &[ip("10.1.1.30")]);
+    sandbox.dns.set_a(&blue_address, &[ipv4("10.1.1.30")]);
     let tg = group_holding(&sandbox, "billing", "rds-instance:billing", &["10.1.1.30"]).await;
     let arn = sandbox.aws.rds_arn("billing", false).await;
     let (deployment, _green) = sandbox.aws.create_blue_green_deployment("billing-upgrade", &arn).await;
@@ -118,9 +94,9 @@ async fn instance_blue_green_switchover_leaves_exactly_the_green_address() {
     // Switchover: green takes the name (and, in DNS, the name's address moves
     // to green); blue becomes billing-old1, still up and TCP-healthy.
     sandbox.aws.switchover_blue_green_deployment(&deployment).await;
-    sandbox.dns.set_a(&blue_address, &[ip("10.1.2.31")]);
+    sandbox.dns.set_a(&blue_address, &[ipv4("10.1.2.31")]);
     let old_address = sandbox.aws.instance_address("billing-old1").await;
-    sandbox.dns.set_a(&old_address, &[ip("10.1.1.30")]);
+    sandbox.dns.set_a(&old_address, &[ipv4("10.1.1.30")]);
     let event = RdsEventBridgeEvent::blue_green(
         &deployment,
         "RDS-EVENT-0248",
@@ -131,14 +107,10 @@ async fn instance_blue_green_switchover_leaves_exactly_the_green_address() {
     let correct_ms = now_ms().saturating_sub(event_ms);
 
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.31")]);
-    assert_eq!(decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
-    let removed: Vec<Value> = decision_lines(&lambda)
-        .iter()
-        .flat_map(|l| l["deregisteredRoleChanged"].as_array().cloned().unwrap_or_default())
-        .collect();
+    assert_eq!(event_decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
     assert_eq!(
-        removed,
-        vec![Value::from(target("10.1.1.30"))],
+        deregistered_role_changed(&lambda),
+        vec![target("10.1.1.30")],
         "the old blue leaves as an identity change, not by make before break"
     );
     println!(
@@ -152,7 +124,7 @@ async fn cluster_blue_green_switchover_moves_a_writer_group_to_green() {
     let sandbox = Sandbox::start().await;
     let blue = sandbox.aws.create_aurora_cluster("payments", 2).await;
     for (instance, address) in blue.instances.iter().zip(["10.1.1.40", "10.1.1.41"]) {
-        sandbox.dns.set_a(blue.address_of(instance), &[ip(address)]);
+        sandbox.dns.set_a(blue.address_of(instance), &[ipv4(address)]);
     }
     let tg = group_holding(&sandbox, "payments-writer", "rds-cluster:payments:writer", &["10.1.1.40"]).await;
     let arn = sandbox.aws.rds_arn("payments", true).await;
@@ -164,10 +136,10 @@ async fn cluster_blue_green_switchover_moves_a_writer_group_to_green() {
     let writer = sandbox.aws.cluster_writer("payments").await;
     let writer_address = sandbox.aws.instance_address(&writer).await;
     assert_eq!(writer_address, blue.address_of(&blue.instances[0]), "the writer's endpoint name moved to green");
-    sandbox.dns.set_a(&writer_address, &[ip("10.1.2.42")]);
-    sandbox.dns.set_a(blue.address_of(&blue.instances[1]), &[ip("10.1.2.43")]);
+    sandbox.dns.set_a(&writer_address, &[ipv4("10.1.2.42")]);
+    sandbox.dns.set_a(blue.address_of(&blue.instances[1]), &[ipv4("10.1.2.43")]);
     for (old, address) in [("payments-0-old1", "10.1.1.40"), ("payments-1-old1", "10.1.1.41")] {
-        sandbox.dns.set_a(&sandbox.aws.instance_address(old).await, &[ip(address)]);
+        sandbox.dns.set_a(&sandbox.aws.instance_address(old).await, &[ipv4(address)]);
     }
     let lambda = failover_function(&sandbox).await;
 
@@ -188,7 +160,7 @@ async fn cluster_blue_green_switchover_moves_a_writer_group_to_green() {
 async fn an_unrelated_blue_green_deployment_changes_nothing() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("catalog").await;
-    sandbox.dns.set_a(&address, &[ip("10.1.1.50")]);
+    sandbox.dns.set_a(&address, &[ipv4("10.1.1.50")]);
     let tg = group_holding(&sandbox, "catalog", "rds-instance:catalog", &["10.1.1.50"]).await;
     sandbox.aws.create_rds_instance("reporting").await;
     let arn = sandbox.aws.rds_arn("reporting", false).await;
@@ -202,19 +174,19 @@ async fn an_unrelated_blue_green_deployment_changes_nothing() {
         "Switchover completed on blue/green deployment.",
     );
     let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
-    assert_eq!(decisions(&body), vec![format!("ignored: no managed target group follows {deployment}")]);
+    assert_eq!(event_decisions(&body), vec![format!("ignored: no managed target group follows {deployment}")]);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.50")]);
-    assert!(decision_lines(&lambda).is_empty(), "no target group was synced");
+    assert!(lambda.decision_lines().is_empty(), "no target group was synced");
 }
 
 /// A cluster `inventory` with a writer and one reader, and a readers group holding the reader.
 async fn readers_setup(sandbox: &Sandbox, readers: &[(&str, &str)]) -> TargetGroup {
     let cluster = sandbox.aws.create_aurora_cluster("inventory", 1).await;
-    sandbox.dns.set_a(cluster.address_of(&cluster.instances[0]), &[ip("10.1.1.60")]);
+    sandbox.dns.set_a(cluster.address_of(&cluster.instances[0]), &[ipv4("10.1.1.60")]);
     let mut held = Vec::new();
     for (name, address) in readers {
         let endpoint = sandbox.aws.add_cluster_instance("inventory", name).await;
-        sandbox.dns.set_a(&endpoint, &[ip(address)]);
+        sandbox.dns.set_a(&endpoint, &[ipv4(address)]);
         held.push(*address);
     }
     group_holding(sandbox, "inventory-readers", "rds-cluster:inventory:readers", &held).await
@@ -228,7 +200,7 @@ async fn a_reader_added_to_the_cluster_joins_the_readers_group() {
 
     // Aurora auto scaling adds a reader.
     let endpoint = sandbox.aws.add_cluster_instance("inventory", "inventory-r2").await;
-    sandbox.dns.set_a(&endpoint, &[ip("10.1.2.62")]);
+    sandbox.dns.set_a(&endpoint, &[ipv4("10.1.2.62")]);
     let event = RdsEventBridgeEvent::instance("inventory-r2", "RDS-EVENT-0005", "DB instance created", "creation");
     succeeded(&lambda.invoke(event.to_value()).await, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.61"), target("10.1.2.62")]);
@@ -245,18 +217,14 @@ async fn a_reader_deleted_from_the_cluster_leaves_the_readers_group_at_once() {
     let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.61")]);
     assert_eq!(body["runs"], 1, "{body:#}");
-    let removed: Vec<Value> = decision_lines(&lambda)
-        .iter()
-        .flat_map(|l| l["deregisteredRoleChanged"].as_array().cloned().unwrap_or_default())
-        .collect();
-    assert_eq!(removed, vec![Value::from(target("10.1.2.62"))], "an identity change, healthy or not");
+    assert_eq!(deregistered_role_changed(&lambda), vec![target("10.1.2.62")], "an identity change, healthy or not");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventbridge_events_that_are_not_for_this_function_are_not_fatal() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("ledger").await;
-    sandbox.dns.set_a(&address, &[ip("10.1.1.70")]);
+    sandbox.dns.set_a(&address, &[ipv4("10.1.1.70")]);
     let tg = group_holding(&sandbox, "ledger", "rds-instance:ledger", &["10.1.1.70"]).await;
     let lambda = failover_function(&sandbox).await;
 
@@ -278,7 +246,7 @@ async fn eventbridge_events_that_are_not_for_this_function_are_not_fatal() {
     ];
     for event in unrelated {
         let body = succeeded(&lambda.invoke(event.clone()).await, &lambda);
-        let decisions = decisions(&body);
+        let decisions = event_decisions(&body);
         assert_eq!(decisions.len(), 1, "{body:#}");
         assert!(decisions[0].starts_with("ignored: "), "{event:#} -> {decisions:?}");
     }
@@ -292,28 +260,18 @@ async fn eventbridge_events_that_are_not_for_this_function_are_not_fatal() {
 async fn a_target_group_made_elsewhere_follows_a_database_through_eventbridge() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("crm").await;
-    sandbox.dns.set_a(&address, &[ip("10.1.1.90")]);
+    sandbox.dns.set_a(&address, &[ipv4("10.1.1.90")]);
     let tg = sandbox.aws.create_ip_target_group("crm-from-terraform", &sandbox.network.vpc_id, IpFamily::V4).await;
-    sandbox.aws.tag(&tg.arn, &[("nlb-target-sync:sources", "rds-instance:crm"), ("team", "crm")]).await;
+    sandbox.aws.tag(&tg.arn, &[(SOURCES_TAG, "rds-instance:crm"), ("team", "crm")]).await;
     let lambda = failover_function(&sandbox).await;
 
-    sandbox.dns.set_a(&address, &[ip("10.1.2.91")]);
+    sandbox.dns.set_a(&address, &[ipv4("10.1.2.91")]);
     let event = RdsEventBridgeEvent::instance("crm", "RDS-EVENT-0088", "DB instance started", "notification");
     let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.91")]);
-    assert_eq!(decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
+    assert_eq!(event_decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
     let tags = sandbox.aws.tags(&tg.arn).await;
     assert!(tags.contains(&("team".to_string(), "crm".to_string())), "other tags are left alone: {tags:?}");
-}
-
-/// `sync-on-schedule` with the sandbox's DNS and short DNS timeouts.
-async fn schedule_function(sandbox: &Sandbox, extra: &[(&str, &str)]) -> LambdaEmulator {
-    let mut builder =
-        sandbox.function("sync-on-schedule").var("NLB_SYNC_DNS_TIMEOUT_MS", "300").var("NLB_SYNC_DNS_ATTEMPTS", "1");
-    for (key, value) in extra {
-        builder = builder.var(key, *value);
-    }
-    builder.start().await
 }
 
 const RR: &str = "readers.rr.example.internal";
@@ -322,10 +280,10 @@ const RR_SET: [&str; 3] = ["10.1.1.80", "10.1.2.81", "10.1.3.82"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_answering_rotating_subsets_never_deregisters() {
     let sandbox = Sandbox::start().await;
-    let set: Vec<Ipv4Addr> = RR_SET.iter().map(|a| ip(a)).collect();
+    let set: Vec<Ipv4Addr> = RR_SET.iter().map(|a| ipv4(a)).collect();
     sandbox.dns.set_rotating_a(RR, &set, 2);
     let tg = sandbox.target_group("rr", Some(&format!("dns:{RR}"))).await;
-    let lambda = schedule_function(&sandbox, &[]).await;
+    let lambda = sandbox.function_with_quick_dns("sync-on-schedule").start().await;
 
     for run in 0..10 {
         let invocation = lambda.invoke(scheduled_event()).await;
@@ -333,9 +291,10 @@ async fn a_name_answering_rotating_subsets_never_deregisters() {
         let held = sandbox.aws.registered_targets(&tg.arn).await;
         assert_eq!(held, RR_SET.iter().map(|a| target(a)).collect::<Vec<_>>(), "run {run}");
     }
-    let lines = decision_lines(&lambda);
-    let deregistered: u64 = lines.iter().map(|l| l["TargetsDeregistered"].as_u64().unwrap_or(0)).sum();
-    let registered: u64 = lines.iter().map(|l| l["TargetsRegistered"].as_u64().unwrap_or(0)).sum();
+    let lines = lambda.decision_lines();
+    let count = |line: &Value, metric: &str| line[metric].as_u64().unwrap_or_else(|| panic!("no {metric} in {line}"));
+    let deregistered: u64 = lines.iter().map(|l| count(l, "TargetsDeregistered")).sum();
+    let registered: u64 = lines.iter().map(|l| count(l, "TargetsRegistered")).sum();
     assert_eq!((lines.len(), deregistered, registered), (10, 0, 3), "one fill, then nothing: {lines:#?}");
 }
 
@@ -343,10 +302,11 @@ async fn a_name_answering_rotating_subsets_never_deregisters() {
 async fn an_address_really_gone_is_removed_once_the_absence_window_has_passed() {
     const WINDOW_S: u64 = 2;
     let sandbox = Sandbox::start().await;
-    let set: Vec<Ipv4Addr> = RR_SET.iter().map(|a| ip(a)).collect();
+    let set: Vec<Ipv4Addr> = RR_SET.iter().map(|a| ipv4(a)).collect();
     sandbox.dns.set_rotating_a(RR, &set, 2);
     let tg = sandbox.target_group("rr", Some(&format!("dns:{RR}"))).await;
-    let lambda = schedule_function(&sandbox, &[("NLB_SYNC_DNS_ABSENCE_SECONDS", "2")]).await;
+    let lambda =
+        sandbox.function_with_quick_dns("sync-on-schedule").var("NLB_SYNC_DNS_ABSENCE_SECONDS", "2").start().await;
     succeeded(&lambda.invoke(scheduled_event()).await, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await.len(), 3);
 
@@ -368,6 +328,5 @@ async fn an_address_really_gone_is_removed_once_the_absence_window_has_passed() 
     assert!(removed_after >= Duration::from_secs(WINDOW_S), "not before the window: {removed_after:?}");
     println!("absence window {WINDOW_S} s: the gone address was removed after {removed_after:?}");
     let tags = sandbox.aws.tags(&tg.arn).await;
-    let absent = tags.iter().find(|(k, _)| k == "nlb-target-sync:absent").map(|(_, v)| v.clone());
-    assert_eq!(absent.as_deref(), Some(""), "forgotten once removed: {tags:?}");
+    assert_eq!(tag_value(&tags, ABSENT_TAG), Some(""), "forgotten once removed: {tags:?}");
 }

@@ -5,18 +5,13 @@
 //! Every test checks the answer PUT to the response URL (status, ids, data,
 //! size, headers), the invocation's result, and the target group in moto.
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
     CfnRequest, Invocation, IpFamily, LOGICAL_RESOURCE_ID, LambdaEmulator, PORT_TAG, RecordedRequest, ResponseServer,
-    SOURCES_TAG, STACK_ID, Sandbox, TargetGroup,
+    SOURCES_TAG, STACK_ID, Sandbox, TargetGroup, VIEW_TAG, sorted_targets, tag_value,
 };
 use serde_json::{Value, json};
-
-const FUNCTION: &str = "sync-on-deploy";
-/// Written by sync runs; removed by Delete with the resource's other tags.
-const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 /// CloudFormation's limit for the response body.
 const MAX_BODY_BYTES: usize = 4096;
 
@@ -36,11 +31,7 @@ impl Deploy {
 
     async fn start_with_timeout(extra: &[(&str, &str)], timeout: Option<Duration>) -> Deploy {
         let (sandbox, server) = tokio::join!(Sandbox::start(), ResponseServer::start());
-        let mut builder =
-            sandbox.function(FUNCTION).var("NLB_SYNC_DNS_TIMEOUT_MS", "300").var("NLB_SYNC_DNS_ATTEMPTS", "1");
-        for (key, value) in extra {
-            builder = builder.var(key, *value);
-        }
+        let mut builder = sandbox.function_with_quick_dns("sync-on-deploy").vars(extra);
         if let Some(timeout) = timeout {
             builder = builder.timeout(timeout);
         }
@@ -59,30 +50,15 @@ impl Deploy {
         let event = request.to_json();
         let invocation = self.lambda.invoke(event.clone()).await;
         let answer = self
+            .server
             .answers_to(event["RequestId"].as_str().unwrap())
             .pop()
             .unwrap_or_else(|| panic!("no answer was PUT for {event:#}\nfunction output:\n{}", self.logs()));
         (invocation, answer)
     }
 
-    /// Every request the server got whose body names `request_id`.
-    fn answers_to(&self, request_id: &str) -> Vec<RecordedRequest> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| serde_json::from_slice::<Value>(&r.body).is_ok_and(|b| b["RequestId"] == request_id))
-            .collect()
-    }
-
     fn logs(&self) -> String {
         self.lambda.logs().join("\n")
-    }
-
-    /// An RDS Proxy whose endpoint resolves to `ips`.
-    async fn proxy(&self, name: &str, ips: &[&str]) {
-        let endpoint = self.sandbox.aws.create_db_proxy(name, &self.sandbox.network.subnet_ids).await;
-        let ips: Vec<Ipv4Addr> = ips.iter().map(|ip| ip.parse().unwrap()).collect();
-        self.sandbox.dns.set_a(&endpoint, &ips);
     }
 
     /// An untagged `ip` target group behind the sandbox's NLB.
@@ -137,16 +113,6 @@ fn reason(body: &Value) -> &str {
     body["Reason"].as_str().unwrap_or_default()
 }
 
-fn targets(list: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
 /// `Data.TargetCount` as a number, whether sent as number or string.
 fn count(value: &Value) -> Option<u64> {
     value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok()))
@@ -155,7 +121,7 @@ fn count(value: &Value) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_on_a_proxy_fills_the_group_tags_it_and_answers_success() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("app-proxy", &["10.1.1.10", "10.1.2.10"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.10", "10.1.2.10"]).await;
     let tg = deploy.target_group("app").await;
 
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"], "Port": "5432"});
@@ -168,18 +134,18 @@ async fn create_on_a_proxy_fills_the_group_tags_it_and_answers_success() {
     assert_eq!(body["PhysicalResourceId"], tg.arn.as_str(), "the target group ARN is the resource's id");
     assert_eq!(body["Data"]["Targets"], "10.1.1.10:5432,10.1.2.10:5432");
     assert_eq!(count(&body["Data"]["TargetCount"]), Some(2), "{body:#}");
-    assert_eq!(deploy.targets(&tg).await, targets(&["10.1.1.10:5432", "10.1.2.10:5432"]));
+    assert_eq!(deploy.targets(&tg).await, sorted_targets(&["10.1.1.10:5432", "10.1.2.10:5432"]));
     let tags = deploy.tags(&tg).await;
-    assert_eq!(tag(&tags, SOURCES_TAG), Some("rds-proxy:app-proxy"));
-    assert_eq!(tag(&tags, PORT_TAG), Some("5432"));
+    assert_eq!(tag_value(&tags, SOURCES_TAG), Some("rds-proxy:app-proxy"));
+    assert_eq!(tag_value(&tags, PORT_TAG), Some("5432"));
     assert_eq!(deploy.server.requests().len(), 1, "exactly one answer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_with_new_sources_registers_them_and_keeps_the_old_until_healthy() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("old-proxy", &["10.1.1.20"]).await;
-    deploy.proxy("new-proxy", &["10.1.1.21", "10.1.2.21"]).await;
+    deploy.sandbox.proxy_resolving_to("old-proxy", &["10.1.1.20"]).await;
+    deploy.sandbox.proxy_resolving_to("new-proxy", &["10.1.1.21", "10.1.2.21"]).await;
     let tg = deploy.target_group("app").await;
     let old = json!({"TargetGroupArn": tg.arn, "Sources": "rds-proxy:old-proxy"});
     let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", old.clone())).await;
@@ -195,17 +161,17 @@ async fn update_with_new_sources_registers_them_and_keeps_the_old_until_healthy(
     assert_eq!(body["Data"]["Targets"], "10.1.1.21:5432,10.1.2.21:5432");
     assert_eq!(
         deploy.targets(&tg).await,
-        targets(&["10.1.1.20:5432", "10.1.1.21:5432", "10.1.2.21:5432"]),
+        sorted_targets(&["10.1.1.20:5432", "10.1.1.21:5432", "10.1.2.21:5432"]),
         "make before break: without WaitForHealthySeconds the old target stays until a later run"
     );
-    assert_eq!(tag(&deploy.tags(&tg).await, SOURCES_TAG), Some("rds-proxy:new-proxy"));
+    assert_eq!(tag_value(&deploy.tags(&tg).await, SOURCES_TAG), Some("rds-proxy:new-proxy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_waiting_for_healthy_removes_the_old_targets_in_the_same_call() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("old-proxy", &["10.1.1.30"]).await;
-    deploy.proxy("new-proxy", &["10.1.2.31"]).await;
+    deploy.sandbox.proxy_resolving_to("old-proxy", &["10.1.1.30"]).await;
+    deploy.sandbox.proxy_resolving_to("new-proxy", &["10.1.2.31"]).await;
     let tg = deploy.target_group("app").await;
     let old = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:old-proxy"], "WaitForHealthySeconds": "30"});
     let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", old.clone())).await;
@@ -226,7 +192,7 @@ async fn update_waiting_for_healthy_removes_the_old_targets_in_the_same_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_to_another_target_group_is_a_replacement() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("app-proxy", &["10.1.1.40", "10.1.2.40"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.40", "10.1.2.40"]).await;
     let (first, second) = tokio::join!(deploy.target_group("app-blue"), deploy.target_group("app-green"));
     let old = json!({"TargetGroupArn": first.arn, "Sources": ["rds-proxy:app-proxy"], "Port": 5432});
     let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", old.clone())).await;
@@ -238,9 +204,9 @@ async fn update_to_another_target_group_is_a_replacement() {
 
     let body = success(&deploy, &invocation, &answer, "u-1");
     assert_eq!(body["PhysicalResourceId"], second.arn.as_str(), "a new id: CloudFormation will delete the old one");
-    let expected = targets(&["10.1.1.40:5432", "10.1.2.40:5432"]);
+    let expected = sorted_targets(&["10.1.1.40:5432", "10.1.2.40:5432"]);
     assert_eq!(deploy.targets(&second).await, expected);
-    assert_eq!(tag(&deploy.tags(&second).await, SOURCES_TAG), Some("rds-proxy:app-proxy"));
+    assert_eq!(tag_value(&deploy.tags(&second).await, SOURCES_TAG), Some("rds-proxy:app-proxy"));
     assert_eq!(deploy.targets(&first).await, expected, "the old group is left for the Delete that follows");
 
     // CloudFormation's clean-up of the replaced resource.
@@ -248,15 +214,15 @@ async fn update_to_another_target_group_is_a_replacement() {
     let body = success(&deploy, &invocation, &answer, "d-1");
     assert_eq!(body["PhysicalResourceId"], first.arn.as_str());
     assert!(deploy.targets(&first).await.is_empty());
-    assert_eq!(tag(&deploy.tags(&first).await, SOURCES_TAG), None);
+    assert_eq!(tag_value(&deploy.tags(&first).await, SOURCES_TAG), None);
     assert_eq!(deploy.targets(&second).await, expected, "the new group is untouched");
-    assert_eq!(tag(&deploy.tags(&second).await, SOURCES_TAG), Some("rds-proxy:app-proxy"));
+    assert_eq!(tag_value(&deploy.tags(&second).await, SOURCES_TAG), Some("rds-proxy:app-proxy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_removes_only_what_the_resource_owns() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("app-proxy", &["10.1.1.50", "10.1.2.50"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.50", "10.1.2.50"]).await;
     let tg = deploy.target_group("shared").await;
     deploy.sandbox.aws.tag(&tg.arn, &[("team", "payments")]).await;
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"], "Port": "5432"});
@@ -264,7 +230,7 @@ async fn delete_removes_only_what_the_resource_owns() {
     success(&deploy, &invocation, &answer, "c-1");
     deploy.sandbox.aws.register_targets(&tg.arn, &["10.1.3.99:5432"]).await;
     let tags = deploy.tags(&tg).await;
-    assert!(tag(&tags, VIEW_TAG).is_some(), "the sync stamped its view: {tags:?}");
+    assert!(tag_value(&tags, VIEW_TAG).is_some(), "the sync stamped its view: {tags:?}");
 
     let (invocation, answer) = deploy.send(&CfnRequest::delete(&deploy.url("d-1"), "d-1", &tg.arn, props)).await;
 
@@ -365,7 +331,7 @@ async fn a_sync_that_outlives_the_deadline_is_answered_failed_in_time() {
     const TIMEOUT: Duration = Duration::from_secs(13);
     let extra = [("NLB_SYNC_DNS_TIMEOUT_MS", "5000"), ("NLB_SYNC_DNS_ATTEMPTS", "5")];
     let deploy = Deploy::start_with_timeout(&extra, Some(TIMEOUT)).await;
-    deploy.proxy("slow-proxy", &["10.1.1.60"]).await;
+    deploy.sandbox.proxy_resolving_to("slow-proxy", &["10.1.1.60"]).await;
     let tg = deploy.target_group("app").await;
     deploy.sandbox.dns.stop_answering();
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:slow-proxy"]});
@@ -395,7 +361,7 @@ async fn a_sync_that_outlives_the_deadline_is_answered_failed_in_time() {
     let (invocation, answer) = deploy.send(&CfnRequest::delete(&deploy.url("d-1"), "d-1", &id, props)).await;
     success(&deploy, &invocation, &answer, "d-1");
     assert_eq!(
-        tag(&deploy.tags(&tg).await, SOURCES_TAG),
+        tag_value(&deploy.tags(&tg).await, SOURCES_TAG),
         None,
         "the timed-out Create answered PhysicalResourceId {id:?} although it had tagged {} ({tagged:?}); \
          its Delete left the tags behind",
@@ -456,14 +422,14 @@ async fn a_huge_reason_is_cut_to_fit_the_response_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_url_answering_503_first_gets_the_answer_again() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("app-proxy", &["10.1.1.70"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.70"]).await;
     let tg = deploy.target_group("app").await;
     deploy.server.answer_first(&[503]);
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"]});
 
     let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", props)).await;
 
-    let attempts = deploy.answers_to("c-1");
+    let attempts = deploy.server.answers_to("c-1");
     assert_eq!(attempts.iter().map(|a| a.answered).collect::<Vec<_>>(), vec![503, 200], "retried once");
     assert_eq!(attempts[0].body, attempts[1].body, "the same answer both times");
     assert_eq!(attempts[0].header("content-type"), Some(""));
@@ -475,7 +441,7 @@ async fn a_response_url_answering_503_first_gets_the_answer_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_without_response_url_fails_the_invocation() {
     let deploy = Deploy::start(&[]).await;
-    deploy.proxy("app-proxy", &["10.1.1.80"]).await;
+    deploy.sandbox.proxy_resolving_to("app-proxy", &["10.1.1.80"]).await;
     let tg = deploy.target_group("app").await;
     let props = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:app-proxy"]});
     let request = CfnRequest::create(&deploy.url("c-1"), "c-1", props).without("ResponseURL");

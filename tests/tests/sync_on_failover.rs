@@ -8,52 +8,21 @@
 //! invocation. Every test checks the invocation result *and* the target group
 //! in moto. Run with `--nocapture` to see the measured convergence times.
 
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    AuroraCluster, Aws, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup, now_ms,
-    rds_event, scheduled_event, sns_event, succeeded,
+    AuroraCluster, Aws, LambdaEmulator, RdsNotification, SUBSCRIPTION_CONFIRMATION, Sandbox, TargetGroup, VIEW_TAG,
+    event_decisions, group_reports, ipv4, now_ms, only_group_report, rds_event, scheduled_event, sns_event,
+    sorted_strings, succeeded, tag_value, target,
 };
 use serde_json::{Value, json};
 
-const FUNCTION: &str = "sync-on-failover";
-/// Written by every run that changes a target group (the applied-view guard).
-const VIEW_TAG: &str = "nlb-target-sync:applied-view";
-/// Re-check interval the tests give the function (default 2000 ms).
-const RECHECK_MS: &str = "200";
 /// How long the function watches after an event, unless a test says otherwise.
-const WATCH_SECONDS: &str = "15";
+const WATCH: Duration = Duration::from_secs(15);
 
-/// Starts the function with fast re-checks and short DNS timeouts.
+/// Starts the function with fast re-checks and short DNS timeouts, plus `extra`.
 async fn start_function(sandbox: &Sandbox, extra: &[(&str, &str)]) -> LambdaEmulator {
-    let mut builder = sandbox
-        .function(FUNCTION)
-        .var("NLB_SYNC_RECHECK_MS", RECHECK_MS)
-        .var("NLB_SYNC_WATCH_SECONDS", WATCH_SECONDS)
-        .var("NLB_SYNC_DNS_TIMEOUT_MS", "300")
-        .var("NLB_SYNC_DNS_ATTEMPTS", "1");
-    for (key, value) in extra {
-        builder = builder.var(key, *value);
-    }
-    builder.start().await
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
-
-/// `ip:5432`, the form moto's targets are compared in.
-fn target(ip: &str) -> String {
-    format!("{ip}:5432")
-}
-
-/// A JSON list of strings, sorted.
-fn strings(list: &Value) -> Vec<String> {
-    let mut items: Vec<String> =
-        list.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-    items.sort();
-    items
+    sandbox.failover_function(WATCH).vars(extra).start().await
 }
 
 /// An Aurora cluster with two instances whose endpoints resolve in the test
@@ -71,7 +40,7 @@ impl WriterSetup {
     async fn new(sandbox: &Sandbox, cluster_id: &str, tg_name: &str, ips: [&'static str; 2]) -> WriterSetup {
         let cluster = sandbox.aws.create_aurora_cluster(cluster_id, 2).await;
         for (instance, address) in cluster.instances.iter().zip(ips) {
-            sandbox.dns.set_a(cluster.address_of(instance), &[ip(address)]);
+            sandbox.dns.set_a(cluster.address_of(instance), &[ipv4(address)]);
         }
         sandbox.dns.set_cname(&cluster.endpoint, cluster.address_of(&cluster.instances[0]));
         let sources = format!("rds-cluster:{cluster_id}:writer");
@@ -131,26 +100,12 @@ async fn new_event_lines(lambda: &LambdaEmulator, before: usize, count: usize) -
     }
 }
 
-/// The per-target-group decision lines of the failover trigger.
-fn decision_lines(lambda: &LambdaEmulator) -> Vec<Value> {
-    lambda
-        .emf_documents()
-        .into_iter()
-        .filter(|d| d["message"] == "target group synced" && d["Trigger"] == "failover")
-        .collect()
-}
-
-fn tag_value(tags: &[(String, String)], key: &str) -> Option<String> {
-    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-}
-
 /// A single unreadable record: nothing synced, no event line claims a sync,
 /// and the reason is logged.
 async fn assert_ignored(lambda: &LambdaEmulator, body: &Value) {
     assert!(body["runs"].is_null() || body["runs"] == 0, "no sync run: {body:#}");
-    let events = body["events"].as_array().expect("events");
-    assert!(events.iter().all(|e| e["decision"].as_str().is_some_and(|d| d.starts_with("ignored"))), "{body:#}");
-    assert!(decision_lines(lambda).is_empty(), "no target group decision: {:?}", lambda.logs());
+    assert!(event_decisions(body).iter().all(|d| d.starts_with("ignored")), "{body:#}");
+    assert!(lambda.decision_lines().is_empty(), "no target group decision: {:?}", lambda.logs());
     let logged = lambda.wait_for_log(|l| l.contains("sns message ignored"), Duration::from_secs(5)).await;
     assert!(logged.is_some_and(|l| l.contains("not a JSON RDS event")), "the reason is logged: {:?}", lambda.logs());
 }
@@ -182,11 +137,11 @@ async fn completed_failover_swaps_the_writer_despite_a_stale_cluster_endpoint() 
 
     assert_eq!(sandbox.aws.registered_targets(&setup.tg.arn).await, vec![new.clone()], "only the new writer");
     assert_eq!(body["runs"], 1, "one run settles a completed failover: {body:#}");
-    let group = &body["targetGroups"][0];
+    let group = only_group_report(&body);
     assert_eq!(group["targetGroupArn"], setup.tg.arn.as_str());
-    assert_eq!(strings(&group["registered"]), vec![new.clone()]);
-    assert_eq!(strings(&group["deregistered"]), vec![old.clone()]);
-    assert_eq!(strings(&group["deregisteredRoleChanged"]), vec![old.clone()], "removed because the role moved");
+    assert_eq!(sorted_strings(&group["registered"]), vec![new.clone()]);
+    assert_eq!(sorted_strings(&group["deregistered"]), vec![old.clone()]);
+    assert_eq!(sorted_strings(&group["deregisteredRoleChanged"]), vec![old.clone()], "removed because the role moved");
     let events = body["events"].as_array().expect("events");
     assert_eq!(events.len(), 1, "{body:#}");
     assert_eq!(events[0]["EventId"], "RDS-EVENT-0071");
@@ -247,7 +202,7 @@ async fn started_failover_converges_in_the_same_invocation() {
     assert!(runs >= 3, "it re-checked until the failover showed: {runs} runs");
     let events = body["events"].as_array().expect("events");
     assert!(events[0]["decision"].as_str().unwrap().contains("changed and are correct"), "{body:#}");
-    assert_eq!(strings(&body["targetGroups"][0]["deregisteredRoleChanged"]), vec![old]);
+    assert_eq!(sorted_strings(&only_group_report(&body)["deregisteredRoleChanged"]), vec![old]);
     assert!(watch.states.iter().all(|(_, s)| !s.is_empty()), "never empty: {:?}", watch.states);
     let correct_after = watch.correct_after.expect("moto showed the new writer");
     assert!(correct_after >= failed_over_after, "not before the failover");
@@ -272,7 +227,7 @@ async fn started_failover_converges_in_the_same_invocation() {
 async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
     let sandbox = Sandbox::start().await;
     let endpoint = sandbox.aws.create_rds_instance("billing-db").await;
-    sandbox.dns.set_a(&endpoint, &[ip("10.1.1.40")]);
+    sandbox.dns.set_a(&endpoint, &[ipv4("10.1.1.40")]);
     let tg = sandbox.target_group("billing", Some("rds-instance:billing-db")).await;
     sandbox.aws.register_targets(&tg.arn, &["10.1.1.40:5432"]).await;
     let lambda = start_function(&sandbox, &[]).await;
@@ -284,7 +239,7 @@ async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
         lambda.invoke(rds_event(&[&event])),
         async {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            sandbox.dns.set_a(&endpoint, &[ip("10.1.2.40")]);
+            sandbox.dns.set_a(&endpoint, &[ipv4("10.1.2.40")]);
             invoked.elapsed()
         },
         watch_targets(&sandbox.aws, &tg.arn, std::slice::from_ref(&new), Duration::from_secs(30)),
@@ -298,13 +253,15 @@ async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
 
     // The runs that changed something: first the new address, with the old
     // one held back; then the old one goes.
-    let changes: Vec<Value> = decision_lines(&lambda)
+    let lines = lambda.decision_lines();
+    assert!(lines.iter().all(|d| d["Trigger"] == "failover"), "every run is the failover trigger's: {lines:#?}");
+    let changes: Vec<Value> = lines
         .into_iter()
         .filter(|d| d["TargetsRegistered"].as_u64() > Some(0) || d["TargetsDeregistered"].as_u64() > Some(0))
         .collect();
     assert_eq!(changes.len(), 2, "register, then deregister: {changes:#?}");
-    assert_eq!(strings(&changes[0]["registered"]), vec![new.clone()]);
-    assert_eq!(strings(&changes[0]["deregistered"]), Vec::<String>::new());
+    assert_eq!(sorted_strings(&changes[0]["registered"]), vec![new.clone()]);
+    assert_eq!(sorted_strings(&changes[0]["deregistered"]), Vec::<String>::new());
     let held = changes[0]["heldBack"].as_array().expect("heldBack");
     assert!(
         held.iter().any(|h| h["target"] == old.as_str()
@@ -312,8 +269,8 @@ async fn multi_az_instance_failover_follows_the_dns_change_make_before_break() {
             && h["reason"].as_str().unwrap().contains("no wanted target is healthy yet")),
         "the old address waits for a healthy replacement: {held:#?}"
     );
-    assert_eq!(strings(&changes[1]["deregistered"]), vec![old.clone()]);
-    assert_eq!(strings(&changes[1]["deregisteredRoleChanged"]), Vec::<String>::new(), "not a role change");
+    assert_eq!(sorted_strings(&changes[1]["deregistered"]), vec![old.clone()]);
+    assert_eq!(sorted_strings(&changes[1]["deregisteredRoleChanged"]), Vec::<String>::new(), "not a role change");
 
     let line = &new_event_lines(&lambda, 0, 1).await[0];
     println!(
@@ -348,8 +305,8 @@ async fn event_for_an_unfollowed_cluster_changes_nothing() {
     assert_eq!(events.len(), 1, "{body:#}");
     let decision = events[0]["decision"].as_str().unwrap();
     assert!(decision.contains("no managed target group follows reports"), "{decision}");
-    assert!(strings(&body["targetGroups"]).is_empty(), "no target group synced: {body:#}");
-    assert!(decision_lines(&lambda).is_empty(), "no target group decision: {:?}", lambda.logs());
+    assert!(group_reports(&body).is_empty(), "no target group synced: {body:#}");
+    assert!(lambda.decision_lines().is_empty(), "no target group decision: {:?}", lambda.logs());
 }
 
 /// Scenario 5a: the plain-text message RDS sends when the subscription is
@@ -415,8 +372,7 @@ async fn batch_mixing_good_and_bad_records_applies_the_good_one() {
     let body = succeeded(&invocation, &lambda);
 
     assert_eq!(sandbox.aws.registered_targets(&setup.tg.arn).await, vec![target(setup.ips[1])]);
-    let events = body["events"].as_array().expect("events");
-    let decisions: Vec<&str> = events.iter().filter_map(|e| e["decision"].as_str()).collect();
+    let decisions = event_decisions(&body);
     assert!(
         decisions.iter().any(|d| d.contains("changed and are correct")),
         "the good record was applied: {decisions:?}"
@@ -425,7 +381,7 @@ async fn batch_mixing_good_and_bad_records_applies_the_good_one() {
     assert!(decisions.iter().any(|d| d.contains("no managed target group follows elsewhere")), "{decisions:?}");
     // The output contract: one line per record, with its decision, the
     // unreadable ones included.
-    assert_eq!(events.len(), messages.len(), "one line per record, ignored ones too: {decisions:?}");
+    assert_eq!(decisions.len(), messages.len(), "one line per record, ignored ones too: {decisions:?}");
 }
 
 /// A record whose `Event Time` has a non-ASCII fraction comes first in the
@@ -499,14 +455,8 @@ async fn silent_dns_for_the_new_writer_fails_the_invocation() {
 async fn failover_racing_a_scheduled_run_ends_with_the_new_writer() {
     let sandbox = Sandbox::start().await;
     let setup = WriterSetup::new(&sandbox, "ledger", "ledger-writer", ["10.1.1.100", "10.1.2.101"]).await;
-    let (schedule, failover) = tokio::join!(
-        sandbox
-            .function("sync-on-schedule")
-            .var("NLB_SYNC_DNS_TIMEOUT_MS", "300")
-            .var("NLB_SYNC_DNS_ATTEMPTS", "1")
-            .start(),
-        start_function(&sandbox, &[]),
-    );
+    let (schedule, failover) =
+        tokio::join!(sandbox.function_with_quick_dns("sync-on-schedule").start(), start_function(&sandbox, &[]),);
 
     let delays_ms = [0u64, 20, 60, 120, 0, 40, 80, 10];
     let mut failed_invocations = Vec::new();

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{Invocation, Outcome, TargetGroupNames, plan};
 use crate::error::CliError;
 use crate::output::texts;
-use crate::progress::Progress;
+use crate::progress::ProgressLine;
 use crate::run_report::{Changes, RunJson, changes_pending, failed_before_any_group, run_text};
 use crate::text::{BAD, PENDING, joined, paint};
 
@@ -41,7 +41,7 @@ pub async fn run(invocation: &Invocation, args: ApplyArgs) -> Result<Outcome, Cl
     if ask && !confirm(invocation, &selection).await? {
         return Err(CliError::Cancelled);
     }
-    let progress = Progress::start("resolving the sources and syncing");
+    let progress = ProgressLine::start("resolving the sources and syncing");
     let wait = Duration::from_secs(args.wait_healthy);
     let applied = engine.apply(&selection, wait, &|step: &str| progress.step(step)).await;
     progress.finish();
@@ -56,7 +56,7 @@ pub async fn run(invocation: &Invocation, args: ApplyArgs) -> Result<Outcome, Cl
 /// Shows the plan (a dry run) and asks before changing anything.
 async fn confirm(invocation: &Invocation, selection: &Selection) -> Result<bool, CliError> {
     let engine = invocation.dry_run_engine().await?;
-    let progress = Progress::start("resolving the sources and planning");
+    let progress = ProgressLine::start("resolving the sources and planning");
     let planned = engine.sync(selection).await;
     progress.finish();
     anstream::stdout().write_all(plan::text(&planned).as_bytes()).map_err(CliError::Write)?;

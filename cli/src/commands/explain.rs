@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{Invocation, Outcome};
 use crate::error::CliError;
-use crate::progress::Progress;
+use crate::progress::ProgressLine;
 use crate::text::{BAD, GOOD, HEADING, paint, table};
 
 /// Resolve one source token and show each step: RDS API answers, DNS
@@ -56,7 +56,7 @@ fn family_name(families: AddressFamilies) -> &'static str {
 pub async fn run(invocation: &Invocation, args: ExplainArgs) -> Result<Outcome, CliError> {
     let source: Source = args.source.parse().map_err(CliError::BadSource)?;
     let engine = invocation.engine().await?;
-    let progress = Progress::start(&format!("resolving {source}"));
+    let progress = ProgressLine::start(&format!("resolving {source}"));
     let explained = engine.explain(&source, args.family.into()).await;
     progress.finish();
     invocation.output.write(|| ExplanationJson::from(&explained), || text(&explained))?;

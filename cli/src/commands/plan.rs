@@ -8,7 +8,7 @@ use nlb_target_sync::RunOutcome;
 
 use super::{Invocation, Outcome, TargetGroupNames};
 use crate::error::CliError;
-use crate::progress::Progress;
+use crate::progress::ProgressLine;
 use crate::run_report::{Changes, RunJson, changes_pending, failed_before_any_group, run_text};
 use crate::text::{GOOD, PENDING, paint};
 
@@ -22,7 +22,7 @@ pub struct PlanArgs {
 
 pub async fn run(invocation: &Invocation, args: PlanArgs) -> Result<Outcome, CliError> {
     let engine = invocation.dry_run_engine().await?;
-    let progress = Progress::start("resolving the sources and planning");
+    let progress = ProgressLine::start("resolving the sources and planning");
     let planned =
         async { Ok::<_, OperateError>(engine.sync(&engine.select(&args.groups.target_groups).await?).await) }.await;
     progress.finish();

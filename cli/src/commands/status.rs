@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Invocation, Outcome, TargetGroupNames};
 use crate::error::CliError;
 use crate::output::{TargetGroupJson, texts};
-use crate::progress::Progress;
+use crate::progress::ProgressLine;
 use crate::text::{BAD, GOOD, PENDING, heading, joined, no_managed_group, paint, table};
 use crate::time::{age, view_time};
 
@@ -27,7 +27,7 @@ pub struct StatusArgs {
 /// Exit code 1 when a group cannot be read or one of its sources does not resolve.
 pub async fn run(invocation: &Invocation, args: StatusArgs) -> Result<Outcome, CliError> {
     let engine = invocation.engine().await?;
-    let progress = Progress::start("resolving the sources and reading target health");
+    let progress = ProgressLine::start("resolving the sources and reading target health");
     let groups = engine.status(&args.groups.target_groups).await;
     progress.finish();
     let groups = groups?;

@@ -233,10 +233,15 @@ fn brief_body(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
     use std::sync::Mutex;
 
+    use hyper::body::Incoming;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper::{HeaderMap, StatusCode};
+    use hyper_util::rt::TokioIo;
     use serde_json::json;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::super::answer::{DEFAULT_MARGIN, answer};
@@ -248,63 +253,45 @@ mod tests {
     struct Received {
         method: String,
         target: String,
-        headers: Vec<(String, String)>,
+        headers: HeaderMap,
         body: String,
     }
 
     impl Received {
         fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+            self.headers.get(name).map(|value| value.to_str().expect("a text header"))
         }
     }
 
-    /// A loopback HTTP server answering one request per connection with the
-    /// given statuses in turn.
+    /// A loopback HTTP/1.1 server (hyper's) that records every request and
+    /// answers `statuses` in turn, then 200, each with the body `status body`.
+    /// Returns a pre-signed-looking URL on it and the requests it received.
     async fn serve(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(statuses)));
         let log = received.clone();
+        let service = service_fn(move |request: hyper::Request<Incoming>| {
+            let (log, script) = (log.clone(), script.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = body.collect().await?.to_bytes();
+                log.lock().unwrap().push(Received {
+                    method: parts.method.to_string(),
+                    target: parts.uri.to_string(),
+                    headers: parts.headers,
+                    body: String::from_utf8(body.to_vec()).unwrap(),
+                });
+                let status = script.lock().unwrap().pop_front().unwrap_or(200);
+                let mut reply = hyper::Response::new(Full::new(Bytes::from_static(b"status body")));
+                *reply.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok::<_, hyper::Error>(reply)
+            }
+        });
         tokio::spawn(async move {
-            for status in statuses {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut data = Vec::new();
-                let mut buffer = [0u8; 4096];
-                let head_end = loop {
-                    if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at;
-                    }
-                    let n = socket.read(&mut buffer).await.unwrap();
-                    assert!(n > 0, "connection closed before the headers ended");
-                    data.extend_from_slice(&buffer[..n]);
-                };
-                let head = String::from_utf8(data[..head_end].to_vec()).unwrap();
-                let mut lines = head.split("\r\n");
-                let mut request_line = lines.next().unwrap().split(' ');
-                let method = request_line.next().unwrap().to_string();
-                let target = request_line.next().unwrap().to_string();
-                let headers: Vec<(String, String)> = lines
-                    .filter_map(|line| line.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .collect();
-                let length: usize = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .map(|(_, v)| v.parse().unwrap())
-                    .unwrap_or(0);
-                let mut body = data[head_end + 4..].to_vec();
-                while body.len() < length {
-                    let n = socket.read(&mut buffer).await.unwrap();
-                    assert!(n > 0, "connection closed before the body ended");
-                    body.extend_from_slice(&buffer[..n]);
-                }
-                log.lock().unwrap().push(Received { method, target, headers, body: String::from_utf8(body).unwrap() });
-                let reply =
-                    format!("HTTP/1.1 {status} Status\r\ncontent-length: 11\r\nconnection: close\r\n\r\nstatus body");
-                socket.write_all(reply.as_bytes()).await.unwrap();
-                socket.shutdown().await.ok();
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service.clone()));
             }
         });
         (format!("http://{address}/bucket/stack%7Cres?X-Amz-Signature=a%2Fb"), received)
