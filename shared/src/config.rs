@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crate::adapters::{DnsSetupError, DynamoDbLeases, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config};
 use crate::exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, PolicyError, TargetGroupScope};
+use crate::failure::RunsIn;
 use crate::sync::{SyncEngine, SyncOptions};
 
 /// The engine with the real AWS and DNS adapters.
@@ -191,20 +192,26 @@ fn policy_var<T>(
     })
 }
 
-/// Builds the engine from the environment: AWS clients and the DNS resolver.
+/// Builds a Lambda function's engine from the environment: AWS clients and
+/// the DNS resolver.
 pub async fn engine_from_env() -> Result<AwsSyncEngine, SetupError> {
     let settings = Settings::from_env()?;
-    engine_with(&settings, &load_config().await)
+    engine_with(&settings, &load_config().await, RunsIn::LambdaFunction)
 }
 
 /// Builds the engine from settings and an AWS configuration (the command
-/// line reads both from its flags and the environment).
-pub fn engine_with(settings: &Settings, config: &aws_config::SdkConfig) -> Result<AwsSyncEngine, SetupError> {
+/// line reads both from its flags and the environment); `runs_in` words the
+/// advice of failed AWS calls for where it runs.
+pub fn engine_with(
+    settings: &Settings,
+    config: &aws_config::SdkConfig,
+    runs_in: RunsIn,
+) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
-    let engine = SyncEngine::new(ElbTargetGroups::new(config), RdsApi::new(config), dns, settings.options.clone())
-        .with_exposure(settings.exposure.clone());
+    let (elb, rds) = (ElbTargetGroups::new(config, runs_in), RdsApi::new(config, runs_in));
+    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone()).with_exposure(settings.exposure.clone());
     Ok(match &settings.lease_table {
-        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table))),
+        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in))),
         None => engine,
     })
 }

@@ -1,4 +1,5 @@
-//! In-memory stand-ins for the RDS API, DNS and ELB, for unit tests only.
+//! In-memory stand-ins for the RDS API, DNS, ELB and the lease table, for unit
+//! tests only.
 //! (The real adapters are tested against moto in `tests/`.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -6,9 +7,11 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::failure::ApiFailure;
+use crate::permissions::PortCall;
 use crate::ports::{
-    ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
-    RdsError, TargetGroups,
+    BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseFuture, LeaseStore,
+    RdsDirectory, RdsError, TargetGroups,
 };
 use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
@@ -21,6 +24,8 @@ pub struct FakeRds {
     pub deployments: Mutex<HashMap<String, BlueGreenDeployment>>,
     pub global_roles: Mutex<HashMap<String, GlobalRole>>,
     pub calls: AtomicUsize,
+    /// Which methods were called (`permissions.rs` lists what each command may call).
+    pub port_calls: PortCalls,
 }
 
 impl FakeRds {
@@ -55,25 +60,30 @@ impl FakeRds {
 
 impl RdsDirectory for FakeRds {
     async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        self.port_calls.record(PortCall::ClusterMembers);
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::task::yield_now().await;
         self.clusters.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB cluster", id: id.into() })
     }
     async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
+        self.port_calls.record(PortCall::InstanceEndpoint);
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.instances.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB instance", id: id.into() })
     }
     async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
+        self.port_calls.record(PortCall::ProxyEndpoint);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let key = (name.to_string(), endpoint.map(str::to_string));
         self.proxies.lock().unwrap().get(&key).cloned().ok_or(RdsError::NotFound { kind: "RDS Proxy", id: name.into() })
     }
     async fn blue_green_deployment(&self, id: &str) -> Result<BlueGreenDeployment, RdsError> {
+        self.port_calls.record(PortCall::BlueGreenDeployment);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let found = self.deployments.lock().unwrap().get(id).cloned();
         found.ok_or(RdsError::NotFound { kind: "Blue/Green deployment", id: id.into() })
     }
     async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
+        self.port_calls.record(PortCall::GlobalRole);
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(self.global_roles.lock().unwrap().get(cluster_id).cloned().unwrap_or(GlobalRole::NotGlobal))
     }
@@ -155,6 +165,8 @@ pub struct FakeElb {
     /// Every call that names one group beyond listing it with its tags:
     /// (`DescribeTargetHealth` and the mutating calls, target group ARN).
     pub group_calls: Mutex<Vec<(&'static str, String)>>,
+    /// Which methods were called (`permissions.rs` lists what each command may call).
+    pub port_calls: PortCalls,
 }
 
 impl Default for FakeElb {
@@ -169,6 +181,7 @@ impl Default for FakeElb {
             tag_scoped_permissions: Mutex::default(),
             mutating_calls: Mutex::default(),
             group_calls: Mutex::default(),
+            port_calls: PortCalls::default(),
         }
     }
 }
@@ -225,19 +238,24 @@ impl FakeElb {
 
 impl TargetGroups for FakeElb {
     async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
+        self.port_calls.record(PortCall::ListManaged);
         Ok(self.groups.lock().unwrap().iter().filter(|g| g.tags.contains_key(SOURCES_TAG)).cloned().collect())
     }
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.port_calls.record(PortCall::Describe);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
     async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.port_calls.record(PortCall::DescribeByName);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.name == name).cloned())
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        self.port_calls.record(PortCall::State);
         self.group_calls.lock().unwrap().push(("DescribeTargetHealth", arn.to_string()));
         Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::Register);
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if let Some(denied) = self.refusal("RegisterTargets", arn, &[]) {
             return Err(denied);
@@ -254,6 +272,7 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::Deregister);
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if let Some(denied) = self.refusal("DeregisterTargets", arn, &[]) {
             return Err(denied);
@@ -265,9 +284,11 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+        self.port_calls.record(PortCall::Tags);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).map(|g| g.tags.clone()).unwrap_or_default())
     }
     async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::AddTags);
         self.tag_writes.fetch_add(1, Ordering::SeqCst);
         let keys: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
         if let Some(denied) = self.refusal("AddTags", arn, &keys) {
@@ -281,6 +302,7 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::RemoveTags);
         if let Some(denied) = self.refusal("RemoveTags", arn, keys) {
             return Err(denied);
         }
@@ -290,5 +312,39 @@ impl TargetGroups for FakeElb {
             group.tags.remove(*k);
         }
         Ok(())
+    }
+}
+
+/// The port methods a fake was asked, as [`PortCall`]s.
+#[derive(Default)]
+pub struct PortCalls(Mutex<BTreeSet<PortCall>>);
+
+impl PortCalls {
+    pub fn record(&self, call: PortCall) {
+        self.0.lock().unwrap().insert(call);
+    }
+    pub fn take(&self) -> BTreeSet<PortCall> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Leases that are always granted and never held, recording the calls.
+#[derive(Default)]
+pub struct FakeLeases {
+    pub port_calls: PortCalls,
+}
+
+impl LeaseStore for FakeLeases {
+    fn acquire<'a>(&'a self, _key: &'a str, _owner: &'a str, _now_ms: u64, _until_ms: u64) -> LeaseFuture<'a, bool> {
+        self.port_calls.record(PortCall::LeaseAcquire);
+        Box::pin(async { Ok(true) })
+    }
+    fn release<'a>(&'a self, _key: &'a str, _owner: &'a str) -> LeaseFuture<'a, ()> {
+        self.port_calls.record(PortCall::LeaseRelease);
+        Box::pin(async { Ok(()) })
+    }
+    fn is_held<'a>(&'a self, _key: &'a str, _now_ms: u64) -> LeaseFuture<'a, bool> {
+        self.port_calls.record(PortCall::LeaseIsHeld);
+        Box::pin(async { Ok(false) })
     }
 }

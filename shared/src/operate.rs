@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::exposure::{AllowedAddresses, Refusal};
+use crate::failure::ApiFailure;
 use crate::managed::GroupError;
 use crate::plan::{Unresolved, unresolved};
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
@@ -35,6 +36,18 @@ pub enum OperateError {
     Elb(#[from] ElbError),
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+impl OperateError {
+    /// The failed AWS call's answer, when one AWS call made the command
+    /// fail: its kind and its fix, which the command line can show apart.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            OperateError::Elb(error) => Some(&mut error.failure),
+            OperateError::Run(error) => error.failure_mut(),
+            OperateError::Group(_) | OperateError::Refused(_) | OperateError::NotAllowed(_) => None,
+        }
+    }
 }
 
 /// One target of a target group's status: registered, wanted, or both.

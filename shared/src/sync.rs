@@ -27,6 +27,7 @@ use futures::StreamExt;
 use crate::adapters::NoLeases;
 use crate::clock::now_millis;
 use crate::exposure::{AllowedAddresses, ExposurePolicy, Refusal};
+use crate::failure::ApiFailure;
 use crate::lease::Lease;
 use crate::listing::joined;
 use crate::managed::{GroupError, ManagedGroup};
@@ -144,6 +145,30 @@ pub enum RunError {
     FindFollowers { source_id: String, error: LookupError },
     #[error(transparent)]
     TargetGroup(SyncError),
+}
+
+impl SyncError {
+    /// The failed AWS call's answer, when one AWS call made the group fail.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            SyncError::Elb { error, .. } => Some(&mut error.failure),
+            SyncError::Lease { error, .. } => Some(&mut error.failure),
+            SyncError::Group(_) | SyncError::Unresolved { .. } | SyncError::Refused(_) => None,
+            SyncError::AddressesNotAllowed { .. } => None,
+            SyncError::LeaseRanOut { .. } => None,
+        }
+    }
+}
+
+impl RunError {
+    /// The failed AWS call's answer, when one AWS call made the run fail.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            RunError::ListTargetGroups(error) => Some(&mut error.failure),
+            RunError::FindFollowers { error, .. } => error.failure_mut(),
+            RunError::TargetGroup(error) => error.failure_mut(),
+        }
+    }
 }
 
 /// What a run did to one target group.

@@ -1,6 +1,7 @@
 //! Where log lines go. Everything the functions log is a JSON line on stdout
 //! (where Lambda collects EMF): `tracing` events, and the decision and event
-//! lines of [`crate::report`], which are written here and nowhere else.
+//! lines of [`crate::report`], which are written here and nowhere else. The
+//! command line logs to stderr, only when asked.
 
 use serde_json::Value;
 
@@ -22,6 +23,19 @@ pub fn init_logging() {
         .with_target(false)
         .with_ansi(false)
         .without_time()
+        .try_init();
+}
+
+/// Starts logging for the operator command line: plain lines on stderr
+/// (stdout holds the results), and only when `RUST_LOG` asks for them;
+/// `RUST_LOG=debug` shows, for one, every place the SDK looked for
+/// credentials.
+pub fn init_terminal_logging() {
+    let Ok(filter) = std::env::var("RUST_LOG") else { return };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
+        .with_ansi(false)
         .try_init();
 }
 

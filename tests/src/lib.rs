@@ -10,8 +10,9 @@
 //!   `unhealthy`), `draining` for the deregistration delay, one address on
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
 //!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
-//!   `initial`, which addresses are unreachable); [`Moto::group_calls`]
-//!   lists the calls that named each target group. [`Aws`] holds SDK clients
+//!   `initial`, which addresses are unreachable), [`AccessRules`] the actions
+//!   it answers with AccessDenied; [`Moto::group_calls`] lists the calls
+//!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -67,6 +68,7 @@
 //! # }
 //! ```
 
+mod access;
 mod addresses;
 mod answers;
 mod aws;
@@ -85,6 +87,7 @@ mod sns;
 mod standin;
 mod workspace;
 
+pub use access::AccessRules;
 pub use addresses::{ipv4, sorted_targets, target};
 pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
 pub use aws::{

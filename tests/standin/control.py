@@ -1,12 +1,15 @@
 """The stand-in's control endpoint: plain JSON over HTTP under `/elb-standin/`,
-next to moto's own API, so tests (in Rust) set the health-check knobs.
+next to moto's own API, so tests (in Rust) set the health-check knobs and
+the access rules.
 
     GET  /elb-standin/settings
-         -> {"initialSeconds": 0.0, "unreachable": []}
+         -> {"initialSeconds": 0.0, "unreachable": [], "deny": []}
     POST /elb-standin/settings      {"initialSeconds": 3}
          how long a target registered from now on stays `initial`
     POST /elb-standin/reachability  {"address": "10.1.2.10", "reachable": false}
          whether health checks reach that address (any port, every target group)
+    POST /elb-standin/access        {"deny": ["elasticloadbalancing:AddTags"]}
+         the actions answered AccessDenied from now on (`access.py`)
     POST /elb-standin/slow  {"action": "DeregisterTargets", "seconds": 3, "times": 1}
          the next `times` calls of that action wait `seconds` before they take
          effect (`slow_calls.py`); answers {"slow": {...}}
@@ -22,6 +25,7 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import access
 import journal
 import slow_calls
 import target_health
@@ -89,8 +93,13 @@ ROUTES = {
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
+    ("POST", "access"): access.change_rules,
     ("POST", "slow"): _change_slow,
 }
+
+
+def _snapshot():
+    return {**target_health.SETTINGS.snapshot(), **access.RULES.snapshot()}
 
 
 def _control(environ, start_response):
@@ -109,12 +118,12 @@ def _control(environ, start_response):
         return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
     if name == "calls":
         return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
-    return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
+    return _answer(start_response, "200 OK", _snapshot())
 
 
 def with_control_endpoint(moto_app):
-    """A WSGI application serving the control endpoint and passing every other
-    request to moto."""
+    """A WSGI application serving the control endpoint, refusing the denied
+    actions, and passing every other request to moto."""
 
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -124,8 +133,14 @@ def with_control_endpoint(moto_app):
             target_health.SETTINGS.reset()
             slow_calls.reset()
             journal.reset()
+            access.RULES.reset()
         slow_calls.delay_if_slow(environ)
         journal.record(environ)
+        refused = access.refusal(environ)
+        if refused is not None:
+            status, headers, body = refused
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
         return moto_app(environ, start_response)
 
     return application

@@ -12,26 +12,39 @@ use aws_sdk_dynamodb as dynamodb;
 use dynamodb::error::SdkError;
 use dynamodb::types::AttributeValue;
 
-use super::sdk::api_failure;
+use super::sdk_failure::FailureReader;
+use crate::failure::RunsIn;
+use crate::permissions::{DELETE_ITEM, GET_ITEM, IamAction, PUT_ITEM};
 use crate::ports::{LeaseError, LeaseFuture, LeaseStore};
 
 /// The leases in a DynamoDB table, through the AWS SDK.
 pub struct DynamoDbLeases {
     client: dynamodb::Client,
     table: String,
+    failures: FailureReader,
 }
 
 impl DynamoDbLeases {
-    pub fn new(config: &aws_config::SdkConfig, table: &str) -> Self {
-        DynamoDbLeases { client: dynamodb::Client::new(config), table: table.to_string() }
+    pub fn new(config: &aws_config::SdkConfig, table: &str, runs_in: RunsIn) -> Self {
+        DynamoDbLeases {
+            client: dynamodb::Client::new(config),
+            table: table.to_string(),
+            failures: FailureReader::new("DynamoDB", runs_in, config),
+        }
     }
-}
 
-fn lease_error<E>(operation: &'static str, key: &str, err: &SdkError<E>) -> LeaseError
-where
-    E: dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    LeaseError { operation, key: key.to_string(), failure: api_failure(err, "DynamoDB") }
+    #[cfg(test)]
+    pub(crate) fn with_client(client: dynamodb::Client, table: &str) -> Self {
+        DynamoDbLeases { client, table: table.to_string(), failures: FailureReader::canned("DynamoDB") }
+    }
+
+    /// The failed call `action` on the lease of `key`.
+    fn error<E>(&self, action: IamAction, key: &str, err: &SdkError<E>) -> LeaseError
+    where
+        E: dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        LeaseError { operation: action.operation, key: key.to_string(), failure: self.failures.read(err, action) }
+    }
 }
 
 fn number(value: u64) -> AttributeValue {
@@ -61,7 +74,7 @@ impl LeaseStore for DynamoDbLeases {
             match put {
                 Ok(_) => Ok(true),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-                Err(e) => Err(lease_error("PutItem", key, &e)),
+                Err(e) => Err(self.error(PUT_ITEM, key, &e)),
             }
         })
     }
@@ -81,7 +94,7 @@ impl LeaseStore for DynamoDbLeases {
             match delete {
                 // Another run took it after this one's lease ended: theirs now.
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-                Err(e) => Err(lease_error("DeleteItem", key, &e)),
+                Err(e) => Err(self.error(DELETE_ITEM, key, &e)),
                 Ok(_) => Ok(()),
             }
         })
@@ -97,7 +110,7 @@ impl LeaseStore for DynamoDbLeases {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| lease_error("GetItem", key, &e))?;
+                .map_err(|e| self.error(GET_ITEM, key, &e))?;
             let expires = got.item().and_then(|i| i.get("expiresAt")).and_then(|v| v.as_n().ok()?.parse::<u64>().ok());
             Ok(expires.is_some_and(|at| at >= now_ms))
         })

@@ -7,6 +7,7 @@ mod elb;
 mod leases;
 mod rds;
 mod sdk;
+mod sdk_failure;
 
 pub use dns::{DnsSetupError, HickoryDns, NameServer};
 pub use elb::ElbTargetGroups;
@@ -16,3 +17,5 @@ pub use sdk::{load_config, load_config_with};
 
 #[cfg(test)]
 mod canned;
+#[cfg(test)]
+mod sent_actions;
