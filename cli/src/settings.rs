@@ -34,11 +34,13 @@ pub struct SettingFlags {
     #[arg(long, global = true, value_name = "N")]
     #[arg(env = "NLB_SYNC_CONCURRENCY", value_parser = rule(|s| s.options.concurrency))]
     concurrency: Option<usize>,
-    /// Queries per dns: source, answers unioned [default: 3]
+    /// Queries per dns: source, answers unioned; up to 16 while a name
+    /// answers something other than before [default: 3]
     #[arg(long, global = true, value_name = "N")]
     #[arg(env = "NLB_SYNC_DNS_QUERIES", value_parser = rule(|s| s.options.dns_queries))]
     dns_queries: Option<usize>,
-    /// Seconds a dns: source must miss an address before it goes [default: 120]
+    /// Seconds a dns: name seen rotating must miss an address before it goes
+    /// [default: 120]
     #[arg(long = "dns-absence-seconds", global = true, value_name = "S")]
     #[arg(env = "NLB_SYNC_DNS_ABSENCE_SECONDS", value_parser = rule(|s| s.options.absence_window))]
     dns_absence: Option<Duration>,

@@ -13,7 +13,7 @@ use crate::ports::{
     BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseFuture, LeaseStore,
     RdsDirectory, RdsError, TargetGroups,
 };
-use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
+use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -89,9 +89,14 @@ impl RdsDirectory for FakeRds {
     }
 }
 
+/// Answers given in turn, and the index of the next one.
+pub type Rotation = (Vec<Vec<IpAddr>>, usize);
+
 #[derive(Default)]
 pub struct FakeDns {
     pub records: Mutex<HashMap<String, Vec<IpAddr>>>,
+    /// Names that answer a list of answers in turn, one per query.
+    pub rotations: Mutex<HashMap<String, Rotation>>,
     pub failing: Mutex<BTreeSet<String>>,
     pub queries: AtomicUsize,
 }
@@ -103,6 +108,11 @@ impl FakeDns {
     pub fn fail(&self, name: &str) {
         self.failing.lock().unwrap().insert(name.into());
     }
+    /// `name` answers each of `answers` in turn, one per query, then starts over.
+    pub fn rotate(&self, name: &str, answers: &[&[&str]]) {
+        let answers = answers.iter().map(|answer| answer.iter().map(|a| a.parse().unwrap()).collect()).collect();
+        self.rotations.lock().unwrap().insert(name.into(), (answers, 0));
+    }
 }
 
 impl DnsLookup for FakeDns {
@@ -111,6 +121,11 @@ impl DnsLookup for FakeDns {
         tokio::task::yield_now().await;
         if self.failing.lock().unwrap().contains(name) {
             return Err(DnsError::Failed { name: name.into(), message: "timed out".into() });
+        }
+        if let Some((answers, next)) = self.rotations.lock().unwrap().get_mut(name) {
+            let answer = answers[*next % answers.len()].iter().filter(|ip| families.admits(ip)).copied().collect();
+            *next += 1;
+            return Ok(answer);
         }
         let found: BTreeSet<IpAddr> = self
             .records
@@ -211,7 +226,7 @@ impl FakeElb {
         let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
         let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
         let allowed = if tagged {
-            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG])
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, DNS_MEMORY_TAG])
         } else {
             // Only an AddTags that gives the group its sources tag (and the port tag).
             operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])

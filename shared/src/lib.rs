@@ -31,7 +31,9 @@
 //! - The pure domain: `spec` (the tag grammar), `target`, `managed` (whether
 //!   a target group can be synced), `exposure` (the installer's policy over
 //!   sources, addresses and target groups), `resolution` (what a source resolved to),
-//!   `plan` (the sync decision), `events` (the RDS event table).
+//!   `plan` (the sync decision), `name_memory` and `rotation` (what a group
+//!   remembers of its `dns:` names and how a run's answers change it),
+//!   `memory_tag` (that memory as a tag value), `events` (the RDS event table).
 //! - `ports`: what the domain needs from outside (target groups, the RDS API,
 //!   DNS, leases), as traits with their error types; `failure` (a failed AWS
 //!   call and its advice); `permissions` (the IAM actions); `clock`.
@@ -63,6 +65,8 @@ mod inbound;
 mod lease;
 mod listing;
 mod managed;
+mod memory_tag;
+mod name_memory;
 mod operate;
 mod permissions;
 mod plan;
@@ -70,6 +74,7 @@ mod ports;
 pub mod report;
 mod resolution;
 mod resolve;
+mod rotation;
 mod schedule;
 mod settle;
 #[cfg(test)]
@@ -111,7 +116,7 @@ pub use target::{AddressFamilies, PendingTarget, Target, TargetHealth};
 #[doc(hidden)]
 pub mod bench {
     pub use crate::exposure::AllowedAddresses;
-    pub use crate::plan::plan_with_absence;
+    pub use crate::plan::plan_with_history;
     pub use crate::resolution::{Resolution, SourceAnswer};
     pub use crate::spec::Source;
     pub use crate::target::{Target, TargetGroupState, TargetHealth};

@@ -411,9 +411,13 @@ mod tests {
         let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags[SOURCES_TAG], "rds-cluster:prod:readers");
         assert_eq!(tags[PORT_TAG], "6432");
-        e.elb().add_tags(&arn, &[(crate::spec::ABSENT_TAG, "10.0.0.1@1".into())]).await.unwrap();
+        e.elb().add_tags(&arn, &[(crate::spec::DNS_MEMORY_TAG, "10.0.0.1@1".into())]).await.unwrap();
         let untagged = e.untag(&arn).await.unwrap();
-        assert_eq!(untagged.removed, vec![SOURCES_TAG, crate::spec::ABSENT_TAG, PORT_TAG], "what was really removed");
+        assert_eq!(
+            untagged.removed,
+            vec![SOURCES_TAG, crate::spec::DNS_MEMORY_TAG, PORT_TAG],
+            "what was really removed"
+        );
         assert!(e.elb().tags(&arn).await.unwrap().is_empty());
     }
 

@@ -31,13 +31,14 @@ use crate::failure::ApiFailure;
 use crate::lease::Lease;
 use crate::listing::joined;
 use crate::managed::{GroupError, ManagedGroup};
-use crate::plan::{Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, plan_with_absence};
+use crate::memory_tag;
+use crate::plan::{DeregisterReason, HeldBack, History, HoldReason, Plan, Unresolved, plan_with_history};
 use crate::ports::{
     BlueGreenDeployment, DnsLookup, ElbError, LeaseError, LeaseStore, LookupError, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::resolution::SourceAnswer;
-use crate::resolve::SourceResolver;
-use crate::spec::{ABSENT_TAG, MAX_TAG_VALUE, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
+use crate::resolve::{QueryPlan, SourceResolver};
+use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
@@ -61,8 +62,8 @@ pub struct SyncOptions {
     /// Queries per `dns:` source and run; their answers are unioned, so a
     /// name answering rotating subsets is seen whole.
     pub dns_queries: usize,
-    /// How long a `dns:` source must have stopped answering an address before
-    /// it is deregistered (zero: at once, as for other sources).
+    /// How long a `dns:` name seen rotating must have stopped answering an
+    /// address before it is deregistered (zero: at once, as for other sources).
     pub absence_window: Duration,
 }
 
@@ -70,38 +71,6 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions { dry_run: false, concurrency: 8, dns_queries: 3, absence_window: Duration::from_secs(120) }
     }
-}
-
-/// Reads the absence tag (`ip@unix-seconds ...`); unreadable entries are skipped.
-fn parse_absent(value: &str) -> BTreeMap<IpAddr, u64> {
-    value
-        .split_whitespace()
-        .filter_map(|entry| {
-            let (ip, seconds) = entry.split_once('@')?;
-            Some((ip.parse().ok()?, seconds.parse::<u64>().ok()?.saturating_mul(1000)))
-        })
-        .collect()
-}
-
-/// Writes the absence tag, oldest entries first, as many as fit in a tag
-/// value. An address left out is simply missed again later, which only delays
-/// its removal.
-fn encode_absent(since: &BTreeMap<IpAddr, u64>) -> String {
-    let mut entries: Vec<(&IpAddr, &u64)> = since.iter().collect();
-    entries.sort_by_key(|(ip, at)| (**at, **ip));
-    let mut value = String::new();
-    for (ip, at) in entries {
-        // Rounded up: a time read back a little late only delays a removal.
-        let entry = format!("{ip}@{}", at.div_ceil(1000));
-        if value.len() + entry.len() + 1 > MAX_TAG_VALUE {
-            break;
-        }
-        if !value.is_empty() {
-            value.push(' ');
-        }
-        value.push_str(&entry);
-    }
-    value
 }
 
 /// The tags that make a target group managed and hold its sync state: the
@@ -547,8 +516,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         // Before anything else is read: a refused source changes nothing.
         self.admit(info, &group.spec.sources)?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
-        let absent_tag = info.tags.get(ABSENT_TAG).map(String::as_str);
-        let first = self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?;
+        let memory_tag = info.tags.get(DNS_MEMORY_TAG).map(String::as_str);
+        let first = self.decide(info, &group, resolver, view_cap_ms, retired, memory_tag).await.map_err(elb)?;
         let decision = if self.options.dry_run {
             outcome.registered = first.plan.register.clone();
             outcome.deregistered = first.plan.deregister.clone();
@@ -574,8 +543,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         Ok(())
     }
 
-    /// Resolves a group's sources with `resolver`, reads its targets and
-    /// plans. The view is as old as the oldest lookup behind it.
+    /// Resolves a group's sources with `resolver` (each `dns:` name asked as
+    /// the group's memory in `memory_tag` says), reads its targets and plans.
+    /// The view is as old as the oldest lookup behind it.
     pub(crate) async fn decide(
         &self,
         info: &TargetGroupInfo,
@@ -583,11 +553,22 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         resolver: &SourceResolver<'_, R, D>,
         view_cap_ms: u64,
         retired: &BTreeSet<IpAddr>,
-        absent_tag: Option<&str>,
+        memory_tag: Option<&str>,
     ) -> Result<Decision, ElbError> {
-        let observed: Vec<(SourceAnswer, u64)> =
-            futures::future::join_all(group.spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families)))
-                .await;
+        let memory = memory_tag.map(memory_tag::parse).unwrap_or_default();
+        let plans: Vec<QueryPlan> = group
+            .spec
+            .sources
+            .iter()
+            .map(|source| match source {
+                Source::Dns { hostname } => QueryPlan::for_name(memory.name(hostname)),
+                _ => QueryPlan::Fixed,
+            })
+            .collect();
+        let observed: Vec<(SourceAnswer, u64)> = futures::future::join_all(
+            group.spec.sources.iter().zip(&plans).map(|(s, plan)| resolver.resolve_observed(s, info.families, plan)),
+        )
+        .await;
         let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
         let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
         if !retired.is_empty() {
@@ -598,18 +579,19 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
         }
         let current = self.target_groups.state(&info.arn).await?;
-        let absent_before = absent_tag.map(parse_absent).unwrap_or_default();
-        let absence = Absence {
-            since: absent_before.clone(),
+        let history = History {
+            memory,
             now_ms: now_millis(),
             window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
         };
-        let plan = plan_with_absence(&answers, group.port, &current, Some(&absence), &self.exposure.addresses);
-        Ok(Decision { plan, view_ms, current, absent_before })
+        let plan = plan_with_history(&answers, group.port, &current, Some(&history), &self.exposure.addresses);
+        let remembered = memory_tag::encode(&plan.memory);
+        let remember = (remembered != memory_tag.unwrap_or_default()).then_some(remembered);
+        Ok(Decision { plan, view_ms, current, remember })
     }
 
     /// Applies `decision` (the caller holds the group's lease): stamps the
-    /// view (and the absence tag when it changed), registers, then
+    /// view (and the memory of `dns:` names when it changed), registers, then
     /// deregisters, checking before each call that the lease still runs.
     pub(crate) async fn apply_decision(
         &self,
@@ -622,7 +604,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let elb = |error| SyncError::Elb { target_group: target_group.to_string(), error };
         let ran_out = || SyncError::LeaseRanOut { target_group: target_group.to_string() };
         let plan = &mut decision.plan;
-        let remember = (plan.absent_since != decision.absent_before).then(|| encode_absent(&plan.absent_since));
+        let remember = decision.remember.clone();
         if plan.is_noop() && remember.is_none() {
             return Ok(());
         }
@@ -651,8 +633,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// Reads the applied-view tag: `Some(newer)` when a run with a later view
     /// already changed the group; otherwise stamps this run's view (and, in
-    /// the same call, the absence tag when it changed) and returns `None`.
-    async fn claim_view(&self, arn: &str, view_ms: u64, absent: Option<String>) -> Result<Option<u64>, ElbError> {
+    /// the same call, the memory of `dns:` names when it changed) and returns
+    /// `None`.
+    async fn claim_view(&self, arn: &str, view_ms: u64, memory: Option<String>) -> Result<Option<u64>, ElbError> {
         let tags = self.target_groups.tags(arn).await?;
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
             && applied > view_ms
@@ -660,12 +643,12 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(Some(applied));
         }
         let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
-        stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
+        stamp.extend(memory.map(|value| (DNS_MEMORY_TAG, value)));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
     }
 
-    /// The group's tags read now (under the lease, for the absence tag).
+    /// The group's tags read now (under the lease, for the memory of `dns:` names).
     pub(crate) async fn current_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
         self.target_groups.tags(arn).await
     }
@@ -678,13 +661,14 @@ pub(crate) struct Decision {
     /// When (Unix ms) the oldest lookup behind the plan was sent.
     pub view_ms: u64,
     pub current: TargetGroupState,
-    pub absent_before: BTreeMap<IpAddr, u64>,
+    /// The memory of `dns:` names to write, when it differs from the tag's.
+    pub remember: Option<String>,
 }
 
 impl Decision {
-    /// True when applying it would call ELB: a change, or absence bookkeeping.
+    /// True when applying it would call ELB: a change, or a memory to write.
     pub fn changes_something(&self) -> bool {
-        !self.plan.is_noop() || self.plan.absent_since != self.absent_before
+        !self.plan.is_noop() || self.remember.is_some()
     }
 }
 
@@ -1001,18 +985,42 @@ mod tests {
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
     }
 
-    #[test]
-    fn the_absence_tag_round_trips_rounds_up_and_fits_a_tag_value() {
-        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
-        let since: BTreeMap<IpAddr, u64> = [(ip("10.0.1.5"), 1_000_500), (ip("fd00::1"), 2_000_000)].into();
-        let value = encode_absent(&since);
-        assert_eq!(value, "10.0.1.5@1001 fd00::1@2000");
-        assert_eq!(parse_absent(&value), [(ip("10.0.1.5"), 1_001_000), (ip("fd00::1"), 2_000_000)].into());
-        assert_eq!(parse_absent("junk 10.0.0.1@x 10.0.0.2@5"), [(ip("10.0.0.2"), 5_000)].into());
-        let many: BTreeMap<IpAddr, u64> =
-            (0..40u64).map(|i| (IpAddr::from([10, 0, 1, i as u8]), 1_700_000_000_000 + i * 1000)).collect();
-        let value = encode_absent(&many);
-        assert!(value.len() <= MAX_TAG_VALUE, "{}", value.len());
-        assert!(value.starts_with("10.0.1.0@1700000000 "), "the oldest entries are kept: {value}");
+    #[tokio::test]
+    async fn a_moved_name_is_replaced_in_two_runs_and_its_memory_is_stamped_with_the_view() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("dns:db.test"));
+        e.dns.set("db.test", &["10.0.1.5"]);
+        e.sync(&Selection::AllManaged).await;
+        let calls = e.target_groups.mutating_calls.lock().unwrap().clone();
+        assert_eq!(calls[0], format!("AddTags {VIEW_TAG} {DNS_MEMORY_TAG}"), "one call, under the lease: {calls:?}");
+        e.dns.set("db.test", &["10.0.2.5"]);
+        let first = e.sync(&Selection::AllManaged).await;
+        assert_eq!(texts(&first.groups[0].registered), vec!["10.0.2.5:5432"]);
+        assert!(first.groups[0].awaits_healthy_replacement(), "{first:?}");
+        let second = e.sync(&Selection::AllManaged).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.5"], "{second:?}");
+        let memory = memory_tag::parse(&e.target_groups.tags(&a).await.unwrap()[DNS_MEMORY_TAG]);
+        assert_eq!(memory.name("db.test").map(|n| n.behaviour), Some(crate::name_memory::Behaviour::Steady));
+    }
+
+    #[tokio::test]
+    async fn a_rotating_name_never_deregisters_from_a_new_group_on() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("dns:rr.test"));
+        // One of three per answer, in an order that repeats only every 7 answers.
+        let answers: [&[&str]; 7] =
+            [&["10.0.1.1"], &["10.0.1.1"], &["10.0.1.2"], &["10.0.1.3"], &["10.0.1.3"], &["10.0.1.3"], &["10.0.1.2"]];
+        e.dns.rotate("rr.test", &answers);
+        let mut deregistered = 0;
+        for _ in 0..20 {
+            let run = e.sync(&Selection::AllManaged).await;
+            assert!(run.errors().is_empty(), "{:?}", run.errors());
+            deregistered += run.groups[0].deregistered.len();
+        }
+        assert_eq!(deregistered, 0);
+        let held = e.target_groups.held(&a);
+        assert!(held.len() >= 2 && held.iter().all(|ip| ip.starts_with("10.0.1.")), "{held:?}");
+        let memory = memory_tag::parse(&e.target_groups.tags(&a).await.unwrap()[DNS_MEMORY_TAG]);
+        assert_eq!(memory.name("rr.test").map(|n| n.behaviour), Some(crate::name_memory::Behaviour::Rotating));
     }
 }
