@@ -888,6 +888,10 @@ def test_serverless_repo_metadata_is_complete_and_publishable():
     assert app["SpdxLicenseId"] == tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["license"]
     assert len(app["Labels"]) <= 10 and all(re.fullmatch(r"[a-zA-Z0-9+\-_:/@]+", label) for label in app["Labels"])
     assert (ROOT / app["ReadmeUrl"]).is_file(), "sam package uploads the readme from this path"
+    # A public application needs its license file; the workspace declares Apache-2.0.
+    license_text = (ROOT / app["LicenseUrl"]).read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text
     for url in ("HomePageUrl", "SourceCodeUrl"):
         assert app[url].startswith("https://"), url
     # The version published is the version of the functions.
