@@ -14,7 +14,9 @@
 //!   [`SyncEngine::on_schedule`], [`SyncEngine::follow_events`]
 //!   ([`BatchOutcome`]), [`SyncEngine::on_resource_request`], and the
 //!   operator's [`SyncEngine::status`], [`SyncEngine::apply`],
-//!   [`SyncEngine::explain`], [`SyncEngine::tag`] and [`SyncEngine::untag`].
+//!   [`SyncEngine::explain`], [`SyncEngine::tag`], [`SyncEngine::untag`] and
+//!   [`SyncEngine::doctor`] (its checks read the ELB and RDS ports of
+//!   [`inspectors_with`] and an EC2 [`NetworkInspection`] the caller brings).
 //! - Reporting: [`telemetry`] writes every log line; [`report`] makes the
 //!   JSON answers; with the `lambda` feature, [`rds_events`] reads what Lambda
 //!   delivered and [`lambda_deadline`] reads the invocation's deadline.
@@ -33,7 +35,8 @@
 //!   `settle` (a sync, a wait for health, the run that finishes
 //!   make-before-break).
 //! - Triggers on top of the engine: `schedule`, `failover`, `deploy`, and the
-//!   operator's `operate` and `explain`.
+//!   operator's `operate`, `explain` and `doctor` (facts, read-only ports,
+//!   pure checks).
 //! - The edge: `inbound` (SNS and EventBridge records), [`report`],
 //!   [`telemetry`], `config` (settings and the engine wired to the real
 //!   `adapters`).
@@ -44,6 +47,7 @@ mod clock;
 mod config;
 pub mod custom_resource;
 mod deploy;
+mod doctor;
 mod events;
 mod explain;
 mod failover;
@@ -69,15 +73,22 @@ mod sync;
 mod target;
 pub mod telemetry;
 
+pub use adapters::api_failure;
 pub use adapters::{NameServer, load_config_with};
 #[cfg(feature = "lambda")]
 pub use clock::lambda_deadline;
 pub use clock::now_millis;
+pub use config::{AwsInspectors, inspectors_with};
 pub use config::{
     AwsSyncEngine, ConfigError, Settings, SetupError, engine_from_env, engine_with, panic_drill_from_env,
     watch_from_env,
 };
 pub use deploy::{DeployError, ResourceSpec};
+pub use doctor::{
+    Check, CheckId, CheckStatus, Cidr, DEREGISTRATION_DELAY_LIMIT_SECONDS, Diagnosis, DoctorError, EndpointService,
+    IngressRule, InspectError, Inspection, MAX_CONNECT_ERRORS_FLOOR, NetworkInspection,
+    STACK_DEREGISTRATION_DELAY_SECONDS, SecurityGroup, Subnet,
+};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
 pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
@@ -86,6 +97,7 @@ pub use inbound::rds_events;
 pub use managed::GroupError;
 pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
+pub use ports::{ApiFailure, Hint};
 pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint, RdsError};
 pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};

@@ -40,8 +40,9 @@ pub async fn load_config_with(profile: Option<&str>, region: Option<&str>) -> aw
 /// The service's code, message and request id of a failed call, or what kept
 /// the call from being answered, with a hint where one applies. The raw HTTP
 /// response (headers and all) stays out: it fills log lines and
-/// CloudFormation reasons without telling anyone what to do.
-pub(crate) fn api_failure<E>(err: &SdkError<E>, api: &'static str) -> ApiFailure
+/// CloudFormation reasons without telling anyone what to do. Public for the
+/// command line's EC2 adapter: every SDK crate's `SdkError` is this one type.
+pub fn api_failure<E>(err: &SdkError<E>, api: &'static str) -> ApiFailure
 where
     E: ProvideErrorMetadata + Error + 'static,
 {
