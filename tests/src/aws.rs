@@ -235,6 +235,16 @@ impl Aws {
 
     /// Creates an internal network load balancer and returns its ARN.
     pub async fn create_nlb(&self, name: &str, subnet_ids: &[String]) -> String {
+        self.create_nlb_with_security_groups(name, subnet_ids, &[]).await
+    }
+
+    /// [`Aws::create_nlb`] with security groups (none: an NLB without any).
+    pub async fn create_nlb_with_security_groups(
+        &self,
+        name: &str,
+        subnet_ids: &[String],
+        groups: &[String],
+    ) -> String {
         let out = self
             .elb
             .create_load_balancer()
@@ -242,6 +252,7 @@ impl Aws {
             .r#type(LoadBalancerTypeEnum::Network)
             .scheme(LoadBalancerSchemeEnum::Internal)
             .set_subnets(Some(subnet_ids.to_vec()))
+            .set_security_groups((!groups.is_empty()).then(|| groups.to_vec()))
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateLoadBalancer {name}: {e:?}"));
@@ -516,11 +527,7 @@ impl Aws {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBInstance {id}: {e:?}"));
-        out.db_instance()
-            .and_then(|i| i.endpoint())
-            .and_then(|e| e.address())
-            .unwrap_or_else(|| panic!("no Endpoint.Address for {id}"))
-            .to_owned()
+        created_address(&out, id)
     }
 
     /// Adds an instance `name` to cluster `cluster_id` (a new reader, as Aurora
@@ -536,11 +543,7 @@ impl Aws {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {cluster_id}: {e:?}"));
-        out.db_instance()
-            .and_then(|i| i.endpoint())
-            .and_then(|e| e.address())
-            .unwrap_or_else(|| panic!("no Endpoint.Address for {name}"))
-            .to_owned()
+        created_address(&out, name)
     }
 
     /// Deletes a DB instance (a cluster member leaves the cluster).
@@ -598,11 +601,23 @@ impl Aws {
     /// (default) `Endpoint`, `<name>.db-proxy-<random>.<region>.rds.amazonaws.com`
     /// in moto.
     pub async fn create_db_proxy(&self, name: &str, subnet_ids: &[String]) -> String {
+        self.create_db_proxy_in(name, EngineFamily::Postgresql, subnet_ids, &[]).await
+    }
+
+    /// [`Aws::create_db_proxy`] of `family` in `security_groups` (none: the
+    /// VPC's default group).
+    pub async fn create_db_proxy_in(
+        &self,
+        name: &str,
+        family: EngineFamily,
+        subnet_ids: &[String],
+        security_groups: &[String],
+    ) -> String {
         let out = self
             .rds
             .create_db_proxy()
             .db_proxy_name(name)
-            .engine_family(EngineFamily::Postgresql)
+            .engine_family(family)
             .auth(
                 UserAuthConfig::builder()
                     .auth_scheme(AuthScheme::Secrets)
@@ -612,6 +627,7 @@ impl Aws {
             )
             .role_arn("arn:aws:iam::123456789012:role/rds-proxy")
             .set_vpc_subnet_ids(Some(subnet_ids.to_vec()))
+            .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBProxy {name}: {e:?}"));
@@ -671,8 +687,17 @@ fn target_description(target: &str, zone: Option<&str>) -> TargetDescription {
     }
 }
 
+/// `Endpoint.Address` of the DB instance `id` a CreateDBInstance made.
+pub(crate) fn created_address(out: &rds::operation::create_db_instance::CreateDbInstanceOutput, id: &str) -> String {
+    out.db_instance()
+        .and_then(|i| i.endpoint())
+        .and_then(|e| e.address())
+        .unwrap_or_else(|| panic!("no Endpoint.Address for {id}"))
+        .to_owned()
+}
+
 /// The text of the first `<tag>...</tag>` element.
-fn xml_value(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
     Some(xml[start..end].to_owned())

@@ -25,7 +25,10 @@
 //!   records every request and can answer 503 before 200; [`CfnRequest`]
 //!   builds the custom-resource request events.
 //! * [`OperatorCli`] runs the operator command line `nlb-target-sync`
-//!   against the same moto and DNS server.
+//!   against the same moto and DNS server; [`doctor_checks`] reads its
+//!   `doctor` answer strictly, and the `Aws` helpers of `doctor.rs` build what
+//!   doctor checks (security groups, endpoint services and connections, MySQL
+//!   parameter groups), also from `template.yaml` ([`full_producer_resources`]).
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
@@ -76,6 +79,7 @@ mod cfn;
 mod cli;
 mod deadline_proxy;
 mod dns;
+mod doctor;
 mod eventbridge;
 mod http;
 mod journal;
@@ -97,6 +101,7 @@ pub use aws::{
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
+pub use doctor::{DoctorCheck, doctor_checks, full_producer_resources};
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
 pub use lambda::LambdaEmulatorBuilder;

@@ -1,5 +1,6 @@
 """The integration tests' AWS stand-in: moto's server with ELB target health,
-draining, availability-zone checks, RDS Proxy custom endpoints and refused
+draining, availability-zone checks, the attributes ELB lists for TCP target
+groups, RDS Proxy custom endpoints, VPC endpoint connections and refused
 calls added.
 
 Run it with the Python of the virtual environment that holds moto:
@@ -8,8 +9,9 @@ Run it with the Python of the virtual environment that holds moto:
 
 It serves moto's whole API on that address and logs its port the way
 `moto_server` does (` * Running on http://127.0.0.1:PORT`). What it changes
-in moto is in `target_health.py`, `proxy_endpoints.py` and `blue_green.py`
-(a cluster switchover renames the member instances as RDS does); the knobs tests
+in moto is in `target_health.py`, `elb_attributes.py`, `proxy_endpoints.py`,
+`blue_green.py` (a cluster switchover renames the member instances as RDS does)
+and `endpoint_connections.py`; the knobs tests
 turn (how long a new target stays `initial`, which addresses fail health
 checks, which actions `access.py` refuses with AccessDenied) are set through
 the control endpoint in `control.py`, under `/elb-standin/`.
@@ -25,6 +27,8 @@ from werkzeug.serving import run_simple
 
 import blue_green
 import control
+import elb_attributes
+import endpoint_connections
 import proxy_endpoints
 import target_health
 
@@ -43,6 +47,8 @@ def main(argv):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     target_health.install()
+    elb_attributes.install()
+    endpoint_connections.install()
     proxy_endpoints.install()
     blue_green.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
