@@ -98,6 +98,8 @@ async fn documentdb_and_neptune_clusters_follow_their_writer_and_readers_on_thei
             "{engine}"
         );
         assert_eq!(event_decisions(&body), vec!["synced: target groups changed and are correct"], "{engine}: {body:#}");
+        assert_eq!(body["runs"], 1, "{engine}: the old writer left in the first run, as a role change: {body:#}");
+        assert!(lambda.deregistered_role_changed().contains(&format!("10.1.1.20:{port}")), "{engine}");
     }
 }
 
