@@ -428,16 +428,23 @@ impl Aws {
     /// Creates an Aurora PostgreSQL cluster `id` with `instances` instances
     /// named `<id>-0`, `<id>-1`, ...; moto makes `<id>-0` the writer.
     pub async fn create_aurora_cluster(&self, id: &str, instances: usize) -> AuroraCluster {
+        self.create_cluster(id, "aurora-postgresql", instances).await
+    }
+
+    /// Creates a cluster `id` of `engine` (`aurora-postgresql`, `docdb`,
+    /// `neptune`, ...) with `instances` instances named `<id>-0`, `<id>-1`,
+    /// ...; moto makes `<id>-0` the writer.
+    pub async fn create_cluster(&self, id: &str, engine: &str, instances: usize) -> AuroraCluster {
         let out = self
             .rds
             .create_db_cluster()
             .db_cluster_identifier(id)
-            .engine("aurora-postgresql")
-            .master_username("postgres")
+            .engine(engine)
+            .master_username("admin1")
             .master_user_password("not-a-secret-1")
             .send()
             .await
-            .unwrap_or_else(|e| panic!("CreateDBCluster {id}: {e:?}"));
+            .unwrap_or_else(|e| panic!("CreateDBCluster {id} ({engine}): {e:?}"));
         let cluster = out.db_cluster().expect("DBCluster");
         let endpoint = cluster.endpoint().unwrap_or_default().to_owned();
         let reader_endpoint = cluster.reader_endpoint().unwrap_or_default().to_owned();
@@ -445,24 +452,8 @@ impl Aws {
         let mut addresses = Vec::new();
         for i in 0..instances {
             let name = format!("{id}-{i}");
-            let out = self
-                .rds
-                .create_db_instance()
-                .db_instance_identifier(&name)
-                .db_cluster_identifier(id)
-                .engine("aurora-postgresql")
-                .db_instance_class("db.r6g.large")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {id}: {e:?}"));
-            let address = out
-                .db_instance()
-                .and_then(|i| i.endpoint())
-                .and_then(|e| e.address())
-                .unwrap_or_else(|| panic!("no Endpoint.Address for {name}"))
-                .to_owned();
+            addresses.push(self.add_instance_of(id, engine, &name).await);
             names.push(name);
-            addresses.push(address);
         }
         AuroraCluster { id: id.to_owned(), endpoint, reader_endpoint, instances: names, addresses }
     }
@@ -533,12 +524,16 @@ impl Aws {
     /// Adds an instance `name` to cluster `cluster_id` (a new reader, as Aurora
     /// auto scaling adds them) and returns its `Endpoint.Address`.
     pub async fn add_cluster_instance(&self, cluster_id: &str, name: &str) -> String {
+        self.add_instance_of(cluster_id, "aurora-postgresql", name).await
+    }
+
+    async fn add_instance_of(&self, cluster_id: &str, engine: &str, name: &str) -> String {
         let out = self
             .rds
             .create_db_instance()
             .db_instance_identifier(name)
             .db_cluster_identifier(cluster_id)
-            .engine("aurora-postgresql")
+            .engine(engine)
             .db_instance_class("db.r6g.large")
             .send()
             .await

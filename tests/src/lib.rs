@@ -15,7 +15,10 @@
 //!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
-//!   clusters, RDS instances, RDS Proxies and their custom endpoints.
+//!   clusters, RDS instances, RDS Proxies and their custom endpoints, and
+//!   (`rds_shapes.rs`) Multi-AZ DB clusters, DocumentDB and Neptune
+//!   clusters, Global Databases across two Regions and Aurora custom
+//!   cluster endpoints.
 //! * [`DnsServer`] is a real DNS server (UDP and TCP) inside the test process,
 //!   built on `hickory-server`, whose records the test changes at any time and
 //!   which can be told to stop answering or to answer SERVFAIL.
@@ -86,6 +89,7 @@ mod journal;
 mod lambda;
 mod moto;
 mod process;
+mod rds_shapes;
 mod sandbox;
 mod sns;
 mod standin;
@@ -108,6 +112,7 @@ pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;
 pub use process::echo_child_output;
+pub use rds_shapes::{Members, SECOND_REGION};
 pub use sandbox::{Sandbox, VPC_CIDR};
 pub use sns::{RdsNotification, SUBSCRIPTION_CONFIRMATION, event_time, now_ms, rds_event, sns_event};
 pub use standin::{HealthCheckSettings, HealthChecks};
