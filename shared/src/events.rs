@@ -202,6 +202,9 @@ pub fn depends_on(source: &Source, event: &RdsEvent, kind: SourceKind, related: 
     let related_cluster = |id: &str| related.any_cluster || related.clusters.contains(&id.to_ascii_lowercase());
     match (kind, source) {
         (DbCluster, Source::Cluster { id, .. }) => same(id),
+        // A custom endpoint's members follow its cluster's roles and topology.
+        (DbCluster, Source::ClusterEndpoint { cluster, .. }) => same(cluster),
+        (DbInstance, Source::ClusterEndpoint { cluster, .. }) => related_cluster(cluster),
         (DbInstance, Source::Instance { id }) => same(id),
         (DbInstance, Source::Cluster { id, .. }) => related_cluster(id),
         // A proxy endpoint's events may name the endpoint, not the proxy.

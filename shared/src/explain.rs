@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::ports::{
-    BlueGreenDeployment, ClusterMember, DnsData, DnsError, DnsLookup, DnsRecord, Endpoint, GlobalRole, RdsDirectory,
-    RdsError, TargetGroups, proxy_endpoint_id,
+    BlueGreenDeployment, ClusterMember, CustomEndpoint, DnsData, DnsError, DnsLookup, DnsRecord, Endpoint, GlobalRole,
+    RdsDirectory, RdsError, TargetGroups, proxy_endpoint_id,
 };
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
@@ -26,6 +26,8 @@ pub enum Lookup {
     InstanceEndpoint { instance: String, result: Result<Endpoint, RdsError> },
     /// DescribeDBProxies (default endpoint) or DescribeDBProxyEndpoints (custom).
     ProxyEndpoint { proxy: String, endpoint: Option<String>, result: Result<Endpoint, RdsError> },
+    /// DescribeDBClusterEndpoints: a custom endpoint's kind and member lists.
+    CustomEndpoint { cluster: String, endpoint: String, result: Result<CustomEndpoint, RdsError> },
     /// A or AAAA (both for dual-stack groups), with the answer records.
     Dns { name: String, families: AddressFamilies, result: Result<Vec<DnsRecord>, DnsError> },
 }
@@ -38,6 +40,7 @@ impl Lookup {
             Lookup::InstanceEndpoint { .. } => "DescribeDBInstances",
             Lookup::ProxyEndpoint { endpoint: None, .. } => "DescribeDBProxies",
             Lookup::ProxyEndpoint { endpoint: Some(_), .. } => "DescribeDBProxyEndpoints",
+            Lookup::CustomEndpoint { .. } => "DescribeDBClusterEndpoints",
             Lookup::Dns { families: AddressFamilies::V4, .. } => "DNS A",
             Lookup::Dns { families: AddressFamilies::V6, .. } => "DNS AAAA",
             Lookup::Dns { families: AddressFamilies::Both, .. } => "DNS A+AAAA",
@@ -51,6 +54,7 @@ impl Lookup {
             Lookup::ClusterMembers { cluster, .. } => cluster.clone(),
             Lookup::InstanceEndpoint { instance, .. } => instance.clone(),
             Lookup::ProxyEndpoint { proxy, endpoint, .. } => proxy_endpoint_id(proxy, endpoint.as_deref()),
+            Lookup::CustomEndpoint { cluster, endpoint, .. } => format!("{cluster}:{endpoint}"),
             Lookup::Dns { name, .. } => name.clone(),
         }
     }
@@ -139,6 +143,16 @@ impl<R: RdsDirectory, D: Sync> RdsDirectory for Recorder<'_, R, D> {
     // Asked only for a cluster without a writer, whose members were recorded.
     async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
         self.rds.global_role(cluster_id).await
+    }
+
+    async fn custom_endpoint(&self, cluster_id: &str, endpoint: &str) -> Result<CustomEndpoint, RdsError> {
+        let result = self.rds.custom_endpoint(cluster_id, endpoint).await;
+        self.record(Lookup::CustomEndpoint {
+            cluster: cluster_id.to_string(),
+            endpoint: endpoint.to_string(),
+            result: result.clone(),
+        });
+        result
     }
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::failure::ApiFailure;
 use crate::permissions::PortCall;
 use crate::ports::{
-    BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseFuture, LeaseStore,
-    RdsDirectory, RdsError, TargetGroups,
+    BlueGreenDeployment, ClusterMember, CustomEndpoint, CustomEndpointKind, DnsError, DnsLookup, ElbError, Endpoint,
+    GlobalRole, LeaseFuture, LeaseStore, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
@@ -23,6 +23,8 @@ pub struct FakeRds {
     pub proxies: Mutex<HashMap<(String, Option<String>), Endpoint>>,
     pub deployments: Mutex<HashMap<String, BlueGreenDeployment>>,
     pub global_roles: Mutex<HashMap<String, GlobalRole>>,
+    /// Custom endpoints by (cluster, endpoint).
+    pub custom_endpoints: Mutex<HashMap<(String, String), CustomEndpoint>>,
     pub calls: AtomicUsize,
     /// Which methods were called (`permissions.rs` lists what each command may call).
     pub port_calls: PortCalls,
@@ -56,6 +58,23 @@ impl FakeRds {
         let ep = Endpoint { address: Some(address.into()), status: "available".into(), cluster: None };
         self.proxies.lock().unwrap().insert((name.into(), endpoint.map(str::to_string)), ep);
     }
+    pub fn custom_endpoint(
+        &self,
+        cluster: &str,
+        endpoint: &str,
+        kind: CustomEndpointKind,
+        static_members: &[&str],
+        excluded_members: &[&str],
+    ) {
+        let owned = |list: &[&str]| list.iter().map(|m| m.to_string()).collect();
+        let found = CustomEndpoint {
+            kind,
+            static_members: owned(static_members),
+            excluded_members: owned(excluded_members),
+            status: "available".into(),
+        };
+        self.custom_endpoints.lock().unwrap().insert((cluster.into(), endpoint.into()), found);
+    }
 }
 
 impl RdsDirectory for FakeRds {
@@ -86,6 +105,12 @@ impl RdsDirectory for FakeRds {
         self.port_calls.record(PortCall::GlobalRole);
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(self.global_roles.lock().unwrap().get(cluster_id).cloned().unwrap_or(GlobalRole::NotGlobal))
+    }
+    async fn custom_endpoint(&self, cluster_id: &str, endpoint: &str) -> Result<CustomEndpoint, RdsError> {
+        self.port_calls.record(PortCall::CustomEndpoint);
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let found = self.custom_endpoints.lock().unwrap().get(&(cluster_id.into(), endpoint.into())).cloned();
+        found.ok_or(RdsError::NotFound { kind: "custom endpoint", id: format!("{cluster_id}:{endpoint}") })
     }
 }
 

@@ -120,7 +120,7 @@ pub use permissions::{
 };
 pub use permissions::{DOCTOR_ACTIONS, IamAction, Operation, PortCall};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
-pub use ports::{ClusterMember, DnsData, DnsRecord, ElbError, Endpoint, RdsError};
+pub use ports::{ClusterMember, CustomEndpoint, CustomEndpointKind, DnsData, DnsRecord, ElbError, Endpoint, RdsError};
 pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
 pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};

@@ -52,6 +52,7 @@ pub const DESCRIBE_DB_PROXIES: IamAction = rds("DescribeDBProxies");
 pub const DESCRIBE_DB_PROXY_ENDPOINTS: IamAction = rds("DescribeDBProxyEndpoints");
 pub const DESCRIBE_BLUE_GREEN_DEPLOYMENTS: IamAction = rds("DescribeBlueGreenDeployments");
 pub const DESCRIBE_GLOBAL_CLUSTERS: IamAction = rds("DescribeGlobalClusters");
+pub const DESCRIBE_DB_CLUSTER_ENDPOINTS: IamAction = rds("DescribeDBClusterEndpoints");
 pub const GET_ITEM: IamAction = dynamodb("GetItem");
 pub const PUT_ITEM: IamAction = dynamodb("PutItem");
 pub const DELETE_ITEM: IamAction = dynamodb("DeleteItem");
@@ -99,13 +100,14 @@ pub enum PortCall {
     ProxyEndpoint,
     BlueGreenDeployment,
     GlobalRole,
+    CustomEndpoint,
     LeaseIsHeld,
     LeaseAcquire,
     LeaseRelease,
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 17] = [
+    pub const ALL: [PortCall; 18] = [
         PortCall::ListManaged,
         PortCall::Describe,
         PortCall::DescribeByName,
@@ -120,6 +122,7 @@ impl PortCall {
         PortCall::ProxyEndpoint,
         PortCall::BlueGreenDeployment,
         PortCall::GlobalRole,
+        PortCall::CustomEndpoint,
         PortCall::LeaseIsHeld,
         PortCall::LeaseAcquire,
         PortCall::LeaseRelease,
@@ -142,6 +145,7 @@ impl PortCall {
             PortCall::ProxyEndpoint => &[DESCRIBE_DB_PROXIES, DESCRIBE_DB_PROXY_ENDPOINTS],
             PortCall::BlueGreenDeployment => &[DESCRIBE_BLUE_GREEN_DEPLOYMENTS],
             PortCall::GlobalRole => &[DESCRIBE_DB_CLUSTERS, DESCRIBE_GLOBAL_CLUSTERS],
+            PortCall::CustomEndpoint => &[DESCRIBE_DB_CLUSTER_ENDPOINTS],
             PortCall::LeaseIsHeld => &[GET_ITEM],
             PortCall::LeaseAcquire => &[PUT_ITEM],
             PortCall::LeaseRelease => &[DELETE_ITEM],
@@ -164,8 +168,13 @@ pub enum Operation {
 /// Finding one target group by ARN or name.
 const FIND_ONE: [PortCall; 2] = [PortCall::Describe, PortCall::DescribeByName];
 /// Resolving `rds-*` sources.
-const RESOLVE: [PortCall; 4] =
-    [PortCall::ClusterMembers, PortCall::InstanceEndpoint, PortCall::ProxyEndpoint, PortCall::GlobalRole];
+const RESOLVE: [PortCall; 5] = [
+    PortCall::ClusterMembers,
+    PortCall::InstanceEndpoint,
+    PortCall::ProxyEndpoint,
+    PortCall::GlobalRole,
+    PortCall::CustomEndpoint,
+];
 
 impl Operation {
     pub const ALL: [Operation; 6] =
@@ -214,8 +223,8 @@ mod tests {
 
     /// A world that takes every path of the commands: a cluster whose writer
     /// moved, a cluster without a writer (a Global Database secondary's
-    /// check), an instance, a proxy, a name; a stray target; a group with a
-    /// port tag; a group nobody manages.
+    /// check), an instance, a proxy, a custom endpoint, a name; a stray
+    /// target; a group with a port tag; a group nobody manages.
     fn engine(dry_run: bool) -> (Engine, Arc<FakeLeases>) {
         let rds = FakeRds::default();
         rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
@@ -226,6 +235,7 @@ mod tests {
         rds.global("replica", crate::ports::GlobalRole::Secondary { global_cluster: "global".into() });
         rds.instance("pg", Some("pg.test"));
         rds.proxy("px", None, "px.test");
+        rds.custom_endpoint("prod", "analytics", crate::ports::CustomEndpointKind::Any, &[], &["prod-1"]);
         let dns = FakeDns::default();
         for (name, ip) in [("prod-1.test", "10.0.1.1"), ("prod-2.test", "10.0.2.2"), ("pg.test", "10.0.3.3")] {
             dns.set(name, &[ip]);
@@ -237,7 +247,7 @@ mod tests {
         let e = SyncEngine::new(FakeElb::default(), rds, dns, options).with_leases(leases.clone());
         let a = e.elb().group("a", Some("rds-cluster:prod:writer rds-cluster:replica:writer rds-instance:pg"));
         e.elb().seed(&a, "10.0.9.9");
-        e.elb().group("b", Some("rds-proxy:px dns:db.test"));
+        e.elb().group("b", Some("rds-proxy:px dns:db.test rds-cluster-endpoint:prod:analytics"));
         let ported = e.elb().group("ported", Some("dns:db.test"));
         e.elb()
             .groups
@@ -276,9 +286,13 @@ mod tests {
                 e.sync(&e.select(&names(&["a"])).await.unwrap()).await;
             }
             Operation::Explain => {
-                for token in
-                    ["rds-cluster:prod:writer", "rds-cluster:replica:writer", "rds-instance:pg", "rds-proxy:px"]
-                {
+                for token in [
+                    "rds-cluster:prod:writer",
+                    "rds-cluster:replica:writer",
+                    "rds-instance:pg",
+                    "rds-proxy:px",
+                    "rds-cluster-endpoint:prod:analytics",
+                ] {
                     let source: Source = token.parse().unwrap();
                     e.explain(&source, AddressFamilies::V4).await;
                 }

@@ -51,6 +51,12 @@ pub trait RdsDirectory: Send + Sync {
     /// Whether a cluster is the primary or a secondary of an Aurora Global
     /// Database, or not in one.
     fn global_role(&self, cluster_id: &str) -> impl Future<Output = Result<GlobalRole, RdsError>> + Send;
+    /// An Aurora custom cluster endpoint of `cluster_id` (its kind and member lists).
+    fn custom_endpoint(
+        &self,
+        cluster_id: &str,
+        endpoint: &str,
+    ) -> impl Future<Output = Result<CustomEndpoint, RdsError>> + Send;
 }
 
 /// DNS lookups of A and/or AAAA records.
@@ -131,6 +137,45 @@ pub struct LeaseError {
 pub struct ClusterMember {
     pub instance_id: String,
     pub is_writer: bool,
+}
+
+/// Which members an Aurora custom endpoint may hold (`CustomEndpointType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomEndpointKind {
+    /// Only members that do not write.
+    Reader,
+    /// Only the writer (the API accepts it; the console does not offer it).
+    Writer,
+    /// Writer and readers alike.
+    Any,
+}
+
+/// An Aurora custom cluster endpoint as DescribeDBClusterEndpoints reports
+/// it: the member lists, not the members they add up to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomEndpoint {
+    pub kind: CustomEndpointKind,
+    /// When not empty, exactly these instances (of the right kind).
+    pub static_members: Vec<String>,
+    /// With no static members: every member but these.
+    pub excluded_members: Vec<String>,
+    pub status: String,
+}
+
+impl CustomEndpoint {
+    /// Whether the endpoint holds `member` now: the member lists and the
+    /// member's role, as RDS applies them.
+    pub fn holds(&self, member: &ClusterMember) -> bool {
+        let listed = |list: &[String]| list.iter().any(|id| id.eq_ignore_ascii_case(&member.instance_id));
+        let in_lists =
+            if self.static_members.is_empty() { !listed(&self.excluded_members) } else { listed(&self.static_members) };
+        let of_kind = match self.kind {
+            CustomEndpointKind::Reader => !member.is_writer,
+            CustomEndpointKind::Writer => member.is_writer,
+            CustomEndpointKind::Any => true,
+        };
+        in_lists && of_kind
+    }
 }
 
 /// An endpoint's DNS name as the RDS API reports it, with the resource's status.

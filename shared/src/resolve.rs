@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use crate::clock::now_millis;
 use crate::name_memory::NameMemory;
 use crate::ports::{
-    ClusterMember, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError, proxy_endpoint_id,
+    ClusterMember, CustomEndpoint, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError, proxy_endpoint_id,
 };
 use crate::resolution::{Authority, Resolution, ResolveError, SourceAnswer};
 use crate::spec::{ClusterRole, Source};
@@ -115,6 +115,7 @@ pub struct SourceResolver<'a, R, D> {
     clusters: Memo<String, Result<Vec<ClusterMember>, RdsError>>,
     instances: Memo<String, Result<Endpoint, RdsError>>,
     proxies: Memo<(String, Option<String>), Result<Endpoint, RdsError>>,
+    custom_endpoints: Memo<(String, String), Result<CustomEndpoint, RdsError>>,
     names: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
     /// `dns:` sources: several queries, unioned.
     hostnames: Memo<(String, AddressFamilies, QueryPlan), Result<NameAnswers, DnsError>>,
@@ -129,6 +130,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             clusters: Memo::new(),
             instances: Memo::new(),
             proxies: Memo::new(),
+            custom_endpoints: Memo::new(),
             names: Memo::new(),
             hostnames: Memo::new(),
             dns_queries: 1,
@@ -156,6 +158,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 self.instance(id, families).await.map(|addresses| Resolution { addresses, ..Default::default() })
             }
             Source::Proxy { name, endpoint } => self.proxy(name, endpoint.as_deref(), families).await,
+            Source::ClusterEndpoint { cluster, endpoint } => self.custom_endpoint(cluster, endpoint, families).await,
             Source::Dns { hostname } => self
                 .hostname(hostname, families, plan)
                 .await
@@ -215,7 +218,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                     authority: Authority::NoneByDesign,
                     answers_differed: false,
                 }),
-                GlobalRole::Secondary { .. } => self.readers(&readers, &[], families).await,
+                GlobalRole::Secondary { .. } => self.holders(&readers, &[], families).await,
                 _ => Err(ResolveError::NoWriter { cluster: id.to_string() }),
             };
         };
@@ -226,27 +229,44 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 authority: Authority::Members,
                 answers_differed: false,
             }),
-            ClusterRole::Readers => self.readers(&readers, &writers, families).await,
+            ClusterRole::Readers => self.holders(&readers, &writers, families).await,
         }
     }
 
-    /// Every reader's addresses; the writers' are demoted.
-    async fn readers(
+    /// An Aurora custom endpoint: its members now (the member lists and the
+    /// members' roles, as RDS applies them); a member it does not hold is
+    /// demoted, so an instance taken out of the endpoint leaves at once.
+    async fn custom_endpoint(
         &self,
-        readers: &[&ClusterMember],
-        writers: &[&ClusterMember],
+        cluster: &str,
+        endpoint: &str,
+        families: AddressFamilies,
+    ) -> Result<Resolution, ResolveError> {
+        let key = (cluster.to_string(), endpoint.to_string());
+        let found = self.custom_endpoints.get(key, || self.rds.custom_endpoint(cluster, endpoint)).await?;
+        let members = self.cluster_members(cluster).await?;
+        let (held, others): (Vec<&ClusterMember>, Vec<&ClusterMember>) = members.iter().partition(|m| found.holds(m));
+        self.holders(&held, &others, families).await
+    }
+
+    /// The addresses of the members that hold the role (the readers, a
+    /// custom endpoint's members); the others' are demoted.
+    async fn holders(
+        &self,
+        holders: &[&ClusterMember],
+        others: &[&ClusterMember],
         families: AddressFamilies,
     ) -> Result<Resolution, ResolveError> {
         let mut addresses = BTreeSet::new();
-        for reader in readers {
-            match self.instance(&reader.instance_id, families).await {
+        for holder in holders {
+            match self.instance(&holder.instance_id, families).await {
                 Ok(found) => addresses.extend(found),
-                // A reader still being created takes no traffic yet.
+                // An instance still being created takes no traffic yet.
                 Err(ResolveError::NoEndpoint { .. }) => {}
                 Err(other) => return Err(other),
             }
         }
-        let demoted = self.best_effort(writers, families).await;
+        let demoted = self.best_effort(others, families).await;
         Ok(Resolution { addresses, demoted, authority: Authority::Members, answers_differed: false })
     }
 
@@ -374,6 +394,40 @@ mod tests {
         let resolution = answer.outcome.unwrap();
         assert_eq!(resolution.addresses, ips(&["10.0.1.1", "10.0.3.3"]));
         assert_eq!(resolution.demoted, ips(&["10.0.2.2"]));
+    }
+
+    #[tokio::test]
+    async fn a_custom_endpoint_holds_its_listed_members_of_its_kind_and_demotes_the_rest() {
+        use crate::ports::CustomEndpointKind::{Any, Reader};
+        let (rds, dns) = aurora();
+        let resolve = |rds, dns| async move {
+            let resolver = SourceResolver::new(rds, dns);
+            let source: Source = "rds-cluster-endpoint:prod:analytics".parse().unwrap();
+            let resolution = resolver.resolve(&source, AddressFamilies::V4).await.outcome.unwrap();
+            (resolution.addresses, resolution.demoted, resolution.authority)
+        };
+        // Excluded members: every other member, writer included for ANY.
+        rds.custom_endpoint("prod", "analytics", Any, &[], &["prod-3"]);
+        let (held, demoted, authority) = resolve(&rds, &dns).await;
+        assert_eq!((held, demoted), (ips(&["10.0.1.1", "10.0.2.2"]), ips(&["10.0.3.3"])));
+        assert_eq!(authority, Authority::Members, "an instance taken out leaves at once");
+        // READER leaves the writer out even when it is listed.
+        rds.custom_endpoint("prod", "analytics", Reader, &["prod-2", "prod-3"], &[]);
+        let (held, demoted, _) = resolve(&rds, &dns).await;
+        assert_eq!((held, demoted), (ips(&["10.0.3.3"]), ips(&["10.0.1.1", "10.0.2.2"])));
+        // After a failover the new writer leaves a READER endpoint.
+        rds.cluster("prod", &[("prod-1", false), ("prod-2", false), ("prod-3", true)]);
+        let (held, _, _) = resolve(&rds, &dns).await;
+        assert_eq!(held, ips(&["10.0.2.2"]));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_custom_endpoint_is_an_error_naming_it() {
+        let (rds, dns) = aurora();
+        let resolver = SourceResolver::new(&rds, &dns);
+        let source: Source = "rds-cluster-endpoint:prod:gone".parse().unwrap();
+        let err = resolver.resolve(&source, AddressFamilies::V4).await.outcome.unwrap_err();
+        assert!(err.to_string().contains("prod:gone"), "{err}");
     }
 
     #[tokio::test]

@@ -23,8 +23,8 @@ use std::time::Duration;
 use crate::clock::{now_millis, virtual_time};
 use crate::failure::ApiFailure;
 use crate::ports::{
-    BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseError, LeaseFuture,
-    LeaseStore, RdsDirectory, RdsError, TargetGroups,
+    BlueGreenDeployment, ClusterMember, CustomEndpoint, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole,
+    LeaseError, LeaseFuture, LeaseStore, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::spec::{SOURCES_TAG, VIEW_TAG};
 use crate::sync::{Selection, SyncEngine, SyncOptions};
@@ -168,6 +168,9 @@ impl RdsDirectory for Sim {
     }
     async fn global_role(&self, _cluster_id: &str) -> Result<GlobalRole, RdsError> {
         Ok(GlobalRole::NotGlobal)
+    }
+    async fn custom_endpoint(&self, cluster_id: &str, endpoint: &str) -> Result<CustomEndpoint, RdsError> {
+        Err(RdsError::NotFound { kind: "custom endpoint", id: format!("{cluster_id}:{endpoint}") })
     }
 }
 

@@ -44,7 +44,7 @@ pub const STATE_TAGS: [&str; 2] = [VIEW_TAG, DNS_MEMORY_TAG];
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \
 rds-cluster:<cluster-id>:readers, rds-instance:<instance-id>, rds-proxy:<proxy-name>, \
-rds-proxy:<proxy-name>:<endpoint-name>, dns:<hostname>";
+rds-proxy:<proxy-name>:<endpoint-name>, rds-cluster-endpoint:<cluster-id>:<endpoint-name>, dns:<hostname>";
 
 /// Which members of a cluster a source follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,18 +56,34 @@ pub enum ClusterRole {
 /// One place addresses come from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
-    Cluster { id: String, role: ClusterRole },
-    Instance { id: String },
-    Proxy { name: String, endpoint: Option<String> },
-    Dns { hostname: String },
+    Cluster {
+        id: String,
+        role: ClusterRole,
+    },
+    Instance {
+        id: String,
+    },
+    Proxy {
+        name: String,
+        endpoint: Option<String>,
+    },
+    /// An Aurora custom cluster endpoint: the addresses of its members now.
+    ClusterEndpoint {
+        cluster: String,
+        endpoint: String,
+    },
+    Dns {
+        hostname: String,
+    },
 }
 
 impl Source {
     /// The RDS identifier this source depends on directly, if any
-    /// (cluster id, instance id or proxy name).
+    /// (cluster id, instance id or proxy name; a custom endpoint's cluster).
     pub fn rds_identifier(&self) -> Option<&str> {
         match self {
             Source::Cluster { id, .. } | Source::Instance { id } => Some(id),
+            Source::ClusterEndpoint { cluster, .. } => Some(cluster),
             Source::Proxy { name, .. } => Some(name),
             Source::Dns { .. } => None,
         }
@@ -82,6 +98,7 @@ impl fmt::Display for Source {
             Source::Instance { id } => write!(f, "rds-instance:{id}"),
             Source::Proxy { name, endpoint: None } => write!(f, "rds-proxy:{name}"),
             Source::Proxy { name, endpoint: Some(e) } => write!(f, "rds-proxy:{name}:{e}"),
+            Source::ClusterEndpoint { cluster, endpoint } => write!(f, "rds-cluster-endpoint:{cluster}:{endpoint}"),
             Source::Dns { hostname } => write!(f, "dns:{hostname}"),
         }
     }
@@ -117,11 +134,17 @@ impl std::str::FromStr for Source {
                 check_rds_identifier(endpoint).map_err(|w| bad(&w))?;
                 Ok(Source::Proxy { name: name.to_string(), endpoint: Some(endpoint.to_string()) })
             }
+            ("rds-cluster-endpoint", [cluster, endpoint]) => {
+                check_rds_identifier(cluster).map_err(|w| bad(&w))?;
+                check_rds_identifier(endpoint).map_err(|w| bad(&w))?;
+                Ok(Source::ClusterEndpoint { cluster: cluster.to_string(), endpoint: endpoint.to_string() })
+            }
+            ("rds-cluster-endpoint", [_]) => Err(bad("a custom endpoint is rds-cluster-endpoint:<cluster>:<endpoint>")),
             ("dns", [hostname]) => {
                 check_hostname(hostname).map_err(|w| bad(&w))?;
                 Ok(Source::Dns { hostname: hostname.trim_end_matches('.').to_ascii_lowercase() })
             }
-            ("rds-cluster" | "rds-instance" | "rds-proxy" | "dns", _) => {
+            ("rds-cluster" | "rds-instance" | "rds-proxy" | "rds-cluster-endpoint" | "dns", _) => {
                 Err(bad(&format!("too many ':'-separated parts for {kind}")))
             }
             _ => Err(bad(&format!("unknown source kind '{kind}'"))),
@@ -273,7 +296,7 @@ mod tests {
     #[test]
     fn parses_every_form_and_round_trips() {
         let value = "rds-cluster:prod rds-cluster:prod:readers rds-instance:db1 rds-proxy:p1 \
-                     rds-proxy:p1:ro dns:db.example.internal.";
+                     rds-proxy:p1:ro rds-cluster-endpoint:prod:analytics dns:db.example.internal.";
         let sources = parse_sources(value).unwrap();
         assert_eq!(
             sources,
@@ -283,6 +306,7 @@ mod tests {
                 Source::Instance { id: "db1".into() },
                 Source::Proxy { name: "p1".into(), endpoint: None },
                 Source::Proxy { name: "p1".into(), endpoint: Some("ro".into()) },
+                Source::ClusterEndpoint { cluster: "prod".into(), endpoint: "analytics".into() },
                 Source::Dns { hostname: "db.example.internal".into() },
             ]
         );
@@ -290,7 +314,7 @@ mod tests {
         assert_eq!(
             spec.sources_tag_value(),
             "rds-cluster:prod:writer rds-cluster:prod:readers rds-instance:db1 rds-proxy:p1 \
-             rds-proxy:p1:ro dns:db.example.internal"
+             rds-proxy:p1:ro rds-cluster-endpoint:prod:analytics dns:db.example.internal"
         );
     }
 
@@ -308,6 +332,8 @@ mod tests {
             ("rds-instance:1db", "must start with a letter"),
             ("rds-instance:db_1", "only letters, digits and hyphens"),
             ("rds-proxy:a:b:c", "too many"),
+            ("rds-cluster-endpoint:prod", "rds-cluster-endpoint:<cluster>:<endpoint>"),
+            ("rds-cluster-endpoint:prod:2x", "must start with a letter"),
             ("dns:10.0.0.1", "is an IP address"),
             ("dns:bad..name", "invalid label"),
             ("justaword", "<kind>:<identifier>"),

@@ -49,6 +49,7 @@ EXPECTED_ACTIONS = {
     "rds:DescribeDBInstances",
     "rds:DescribeDBProxies",
     "rds:DescribeDBProxyEndpoints",
+    "rds:DescribeDBClusterEndpoints",
     "rds:DescribeGlobalClusters",
     "rds:DescribeBlueGreenDeployments",
 }
@@ -681,7 +682,7 @@ def test_the_default_policy_allows_rds_sources_the_private_ranges_and_every_grou
     """A dns: name can point anywhere a private address answers: it must be allowed explicitly."""
     parameters = TEMPLATE["Parameters"]
     sources = parameters["AllowedSources"]["Default"].split()
-    assert sources == ["rds-cluster:*", "rds-instance:*", "rds-proxy:*"]
+    assert sources == ["rds-cluster:*", "rds-instance:*", "rds-proxy:*", "rds-cluster-endpoint:*"]
     assert set(parameters["AllowedCidrs"]["Default"].split()) == PRIVATE_RANGES
     assert parameters["AllowedTargetGroups"]["Default"] == "*"
     # The full-producer shape the tests deploy follows a source the default allows.

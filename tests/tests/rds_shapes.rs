@@ -2,15 +2,17 @@
 //! and EventBridge-delivered events: Multi-AZ DB clusters (one writer, two
 //! readable standbys), DocumentDB and Neptune clusters (the same RDS API,
 //! their own ports), and an Aurora Global Database switching its primary
-//! between two Regions. moto lacks all three; the stand-in adds them
+//! between two Regions; and an Aurora custom cluster endpoint
+//! (`rds-cluster-endpoint:`), through the schedule and a failover event.
+//! moto lacks all four; the stand-in adds them
 //! (`tests/standin/multi_az_clusters.py`, `document_db.py`,
-//! `global_clusters.py`).
+//! `global_clusters.py`, `cluster_endpoints.py`).
 
 use std::time::Duration;
 
 use integration_tests::{
-    AuroraCluster, LambdaEmulator, PORT_TAG, RdsEventBridgeEvent, SECOND_REGION, Sandbox, TargetGroup, event_decisions,
-    ipv4, succeeded, target,
+    AuroraCluster, LambdaEmulator, Members, PORT_TAG, RdsEventBridgeEvent, SECOND_REGION, Sandbox, TargetGroup,
+    event_decisions, ipv4, scheduled_event, succeeded, target,
 };
 
 async fn failover_function(sandbox: &Sandbox) -> LambdaEmulator {
@@ -165,4 +167,43 @@ async fn a_regional_cluster_without_a_writer_removes_nothing() {
     let invocation = lambda.invoke(event.to_value()).await;
     assert!(!invocation.is_success(), "the invocation fails so the alarm fires");
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.40")]);
+}
+
+/// A READER custom endpoint `reporting` of the Aurora cluster `orders`
+/// (writer `orders-0`): the group holds the endpoint's members now. A
+/// member taken out of the endpoint (RDS sends no event for that) leaves in
+/// the next scheduled run, and a member that becomes the writer leaves in
+/// the invocation that gets the failover event, while the demoted writer
+/// joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_cluster_endpoint_holds_its_members_of_its_kind() {
+    let sandbox = Sandbox::start().await;
+    let cluster = sandbox.aws.create_aurora_cluster("orders", 3).await;
+    resolve_members(&sandbox, &cluster, &["10.1.1.40", "10.1.2.41", "10.1.3.42"]);
+    sandbox.aws.create_cluster_endpoint("orders", "reporting", "READER", Members::Excluded(&[])).await;
+    let tg = sandbox.target_group("orders-reporting", Some("rds-cluster-endpoint:orders:reporting")).await;
+    let schedule = sandbox.function("sync-on-schedule").start().await;
+    succeeded(&schedule.invoke(scheduled_event()).await, &schedule);
+    assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.41"), target("10.1.3.42")]);
+
+    sandbox.aws.set_cluster_endpoint_members("reporting", Members::Excluded(&["orders-2"])).await;
+    let body = succeeded(&schedule.invoke(scheduled_event()).await, &schedule);
+    assert_eq!(
+        sandbox.aws.registered_targets(&tg.arn).await,
+        vec![target("10.1.2.41")],
+        "taken out of the endpoint, gone at once: {body:#}"
+    );
+
+    let lambda = failover_function(&sandbox).await;
+    sandbox.aws.failover_cluster("orders", "orders-1").await;
+    let event = RdsEventBridgeEvent::cluster(
+        "orders",
+        "RDS-EVENT-0071",
+        "Completed failover to DB instance: orders-1",
+        "failover",
+    );
+    let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
+    assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.40")], "{body:#}");
+    assert_eq!(body["runs"], 1, "the new writer left in the run the event started: {body:#}");
+    assert_eq!(lambda.deregistered_role_changed(), vec![target("10.1.2.41")]);
 }

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use nlb_target_sync::AddressFamilies;
 use nlb_target_sync::Source;
 use nlb_target_sync::{AddressCheck, AddressRole, Explanation, Lookup};
-use nlb_target_sync::{ClusterMember, DnsData, DnsRecord, Endpoint};
+use nlb_target_sync::{ClusterMember, CustomEndpoint, CustomEndpointKind, DnsData, DnsRecord, Endpoint};
 use serde::Serialize;
 
 use super::{Invocation, Outcome};
@@ -83,7 +83,7 @@ struct AddressJson {
 }
 
 /// One lookup, as both outputs show it: `{"call", "resource", "error"}` plus,
-/// when it answered, `members`, `endpoint` or `records`.
+/// when it answered, `members`, `endpoint`, `customEndpoint` or `records`.
 #[derive(Debug, Serialize)]
 struct Step {
     call: &'static str,
@@ -101,6 +101,8 @@ enum Answer {
     Members(Vec<MemberJson>),
     /// `{"address", "status", "cluster"}`
     Endpoint(EndpointJson),
+    /// `{"kind": "reader" | "writer" | "any", "staticMembers", "excludedMembers", "status"}`
+    CustomEndpoint(CustomEndpointJson),
     /// `[{"name", "type", "value", "ttl"}]`
     Records(Vec<RecordJson>),
 }
@@ -116,6 +118,15 @@ struct EndpointJson {
     address: Option<String>,
     status: String,
     cluster: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomEndpointJson {
+    kind: &'static str,
+    static_members: Vec<String>,
+    excluded_members: Vec<String>,
+    status: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -188,6 +199,17 @@ impl Step {
                 endpoint.status,
                 endpoint.cluster.as_ref().map_or_else(String::new, |c| format!(", cluster {c}"))
             ),
+            (Some(Answer::CustomEndpoint(custom)), None) => {
+                let members = if custom.static_members.is_empty() {
+                    match custom.excluded_members.as_slice() {
+                        [] => "every member".to_string(),
+                        excluded => format!("every member but {}", excluded.join(", ")),
+                    }
+                } else {
+                    format!("only {}", custom.static_members.join(", "))
+                };
+                format!("{} endpoint: {members} (status {})", custom.kind, custom.status)
+            }
             (Some(Answer::Records(records)), None) => records
                 .iter()
                 .map(|r| {
@@ -216,6 +238,11 @@ impl From<&Lookup> for Step {
                 let resource = endpoint.as_ref().map_or_else(|| proxy.clone(), |custom| format!("{proxy}:{custom}"));
                 Step::new(lookup, resource, result, |e| Answer::Endpoint(EndpointJson::from(e)))
             }
+            Lookup::CustomEndpoint { cluster, endpoint, result } => {
+                Step::new(lookup, format!("{cluster}:{endpoint}"), result, |e| {
+                    Answer::CustomEndpoint(CustomEndpointJson::from(e))
+                })
+            }
             Lookup::Dns { name, result, .. } => Step::new(lookup, name.clone(), result, |records| {
                 Answer::Records(records.iter().map(RecordJson::from).collect())
             }),
@@ -226,6 +253,21 @@ impl From<&Lookup> for Step {
 impl From<&ClusterMember> for MemberJson {
     fn from(member: &ClusterMember) -> Self {
         MemberJson { instance: member.instance_id.clone(), writer: member.is_writer }
+    }
+}
+
+impl From<&CustomEndpoint> for CustomEndpointJson {
+    fn from(endpoint: &CustomEndpoint) -> Self {
+        CustomEndpointJson {
+            kind: match endpoint.kind {
+                CustomEndpointKind::Reader => "reader",
+                CustomEndpointKind::Writer => "writer",
+                CustomEndpointKind::Any => "any",
+            },
+            static_members: endpoint.static_members.clone(),
+            excluded_members: endpoint.excluded_members.clone(),
+            status: endpoint.status.clone(),
+        }
     }
 }
 
@@ -312,6 +354,26 @@ mod tests {
                 json!({"call": "DescribeDBClusters", "resource": "prod", "error": null,
                        "members": [{"instance": "prod-1", "writer": true}]}),
                 "prod-1 (writer)".to_string()
+            )
+        );
+
+        let custom = Lookup::CustomEndpoint {
+            cluster: "prod".into(),
+            endpoint: "reporting".into(),
+            result: Ok(CustomEndpoint {
+                kind: CustomEndpointKind::Reader,
+                static_members: vec![],
+                excluded_members: vec!["prod-3".into()],
+                status: "available".into(),
+            }),
+        };
+        assert_eq!(
+            step(&custom),
+            (
+                json!({"call": "DescribeDBClusterEndpoints", "resource": "prod:reporting", "error": null,
+                       "customEndpoint": {"kind": "reader", "staticMembers": [], "excludedMembers": ["prod-3"],
+                                          "status": "available"}}),
+                "reader endpoint: every member but prod-3 (status available)".to_string()
             )
         );
 

@@ -6,12 +6,12 @@ use rds::error::{ProvideErrorMetadata, SdkError};
 use super::sdk_failure::FailureReader;
 use crate::failure::RunsIn;
 use crate::permissions::{
-    DESCRIBE_BLUE_GREEN_DEPLOYMENTS, DESCRIBE_DB_CLUSTERS, DESCRIBE_DB_INSTANCES, DESCRIBE_DB_PROXIES,
-    DESCRIBE_DB_PROXY_ENDPOINTS, DESCRIBE_GLOBAL_CLUSTERS, IamAction,
+    DESCRIBE_BLUE_GREEN_DEPLOYMENTS, DESCRIBE_DB_CLUSTER_ENDPOINTS, DESCRIBE_DB_CLUSTERS, DESCRIBE_DB_INSTANCES,
+    DESCRIBE_DB_PROXIES, DESCRIBE_DB_PROXY_ENDPOINTS, DESCRIBE_GLOBAL_CLUSTERS, IamAction,
 };
 use crate::ports::{
-    BlueGreenDeployment, ClusterMember, Endpoint, GlobalRole, RdsDirectory, RdsError, SwitchoverMember,
-    proxy_endpoint_id,
+    BlueGreenDeployment, ClusterMember, CustomEndpoint, CustomEndpointKind, Endpoint, GlobalRole, RdsDirectory,
+    RdsError, SwitchoverMember, proxy_endpoint_id,
 };
 
 /// The RDS API through the AWS SDK.
@@ -199,6 +199,39 @@ impl RdsDirectory for RdsApi {
             Some(false) => GlobalRole::Secondary { global_cluster: global.to_string() },
             // Not (or no longer) listed as a member: treat as a regional cluster.
             None => GlobalRole::NotGlobal,
+        })
+    }
+
+    async fn custom_endpoint(&self, cluster_id: &str, endpoint: &str) -> Result<CustomEndpoint, RdsError> {
+        let id = format!("{cluster_id}:{endpoint}");
+        let out = self
+            .client
+            .describe_db_cluster_endpoints()
+            .db_cluster_identifier(cluster_id)
+            .db_cluster_endpoint_identifier(endpoint)
+            .send()
+            .await
+            .map_err(|e| {
+                self.error(DESCRIBE_DB_CLUSTER_ENDPOINTS, &id, e, |s| {
+                    s.is_db_cluster_not_found_fault().then(|| ("DB cluster", cluster_id.to_string()))
+                })
+            })?;
+        // An endpoint of another cluster, or none: RDS answers an empty list.
+        let found = out
+            .db_cluster_endpoints()
+            .iter()
+            .find(|e| e.endpoint_type() == Some("CUSTOM"))
+            .ok_or_else(|| RdsError::NotFound { kind: "custom cluster endpoint", id: id.clone() })?;
+        let kind = match found.custom_endpoint_type() {
+            Some("READER") => CustomEndpointKind::Reader,
+            Some("WRITER") => CustomEndpointKind::Writer,
+            _ => CustomEndpointKind::Any,
+        };
+        Ok(CustomEndpoint {
+            kind,
+            static_members: found.static_members().to_vec(),
+            excluded_members: found.excluded_members().to_vec(),
+            status: status_text(found.status()),
         })
     }
 }

@@ -34,6 +34,9 @@ fn canned() -> Canned {
                     <Status>available</Status></member></DBProxyEndpoints>";
     let deployment = "<BlueGreenDeployments><member><BlueGreenDeploymentIdentifier>bgd-1</BlueGreenDeploymentIdentifier>\
                       <Status>AVAILABLE</Status></member></BlueGreenDeployments>";
+    let custom = "<DBClusterEndpoints><DBClusterEndpointList><DBClusterEndpointIdentifier>analytics\
+                  </DBClusterEndpointIdentifier><EndpointType>CUSTOM</EndpointType><CustomEndpointType>ANY\
+                  </CustomEndpointType><Status>available</Status></DBClusterEndpointList></DBClusterEndpoints>";
     let mut canned = Canned::default()
         .on("DescribeTargetGroups", 200, ok_body("DescribeTargetGroups", &group))
         .on("DescribeTags", 200, ok_body("DescribeTags", &tags))
@@ -43,7 +46,8 @@ fn canned() -> Canned {
         .on("DescribeDBProxies", 200, ok_body("DescribeDBProxies", proxy))
         .on("DescribeDBProxyEndpoints", 200, ok_body("DescribeDBProxyEndpoints", endpoint))
         .on("DescribeBlueGreenDeployments", 200, ok_body("DescribeBlueGreenDeployments", deployment))
-        .on("DescribeGlobalClusters", 200, ok_body("DescribeGlobalClusters", "<GlobalClusters/>"));
+        .on("DescribeGlobalClusters", 200, ok_body("DescribeGlobalClusters", "<GlobalClusters/>"))
+        .on("DescribeDBClusterEndpoints", 200, ok_body("DescribeDBClusterEndpoints", custom));
     for action in ["RegisterTargets", "DeregisterTargets", "AddTags", "RemoveTags"] {
         canned = canned.on(action, 200, ok_body(action, ""));
     }
@@ -75,6 +79,7 @@ async fn call_once(call: PortCall, elb: &ElbTargetGroups, rds: &RdsApi, leases: 
         }
         PortCall::BlueGreenDeployment => rds.blue_green_deployment("bgd-1").await.map(drop).map_err(|e| e.to_string()),
         PortCall::GlobalRole => rds.global_role("prod").await.map(drop).map_err(|e| e.to_string()),
+        PortCall::CustomEndpoint => rds.custom_endpoint("prod", "analytics").await.map(drop).map_err(|e| e.to_string()),
         PortCall::LeaseIsHeld => leases.is_held("key", 1).await.map(drop).map_err(|e| e.to_string()),
         PortCall::LeaseAcquire => leases.acquire("key", "me", 1, 2).await.map(drop).map_err(|e| e.to_string()),
         PortCall::LeaseRelease => leases.release("key", "me").await.map_err(|e| e.to_string()),

@@ -254,12 +254,15 @@ impl<'a, L: LoadBalancerInspection, B: DatabaseInspection, N: NetworkInspection>
         Some(match source {
             Source::Dns { .. } => return None,
             // Every member of a cluster: a failover can make any of them the writer.
-            Source::Cluster { id, .. } => match databases.cluster(id).await {
-                Ok(c) => {
-                    Ok(self.direct(source, format!("DB cluster {id}"), c.engine, c.security_groups, &c.members).await)
+            // A custom endpoint's cluster likewise: its members change without an event.
+            Source::Cluster { id, .. } | Source::ClusterEndpoint { cluster: id, .. } => {
+                match databases.cluster(id).await {
+                    Ok(c) => Ok(self
+                        .direct(source, format!("DB cluster {id}"), c.engine, c.security_groups, &c.members)
+                        .await),
+                    Err(error) => Err(fail(error)),
                 }
-                Err(error) => Err(fail(error)),
-            },
+            }
             Source::Instance { id } => match databases.instance(id).await {
                 Ok(i) => {
                     let label = format!("DB instance {id}");

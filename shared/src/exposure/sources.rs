@@ -13,7 +13,7 @@ use crate::listing::joined;
 use crate::spec::Source;
 
 /// The kinds a source token starts with.
-const KINDS: [&str; 4] = ["rds-cluster:", "rds-instance:", "rds-proxy:", "dns:"];
+const KINDS: [&str; 5] = ["rds-cluster:", "rds-instance:", "rds-proxy:", "rds-cluster-endpoint:", "dns:"];
 
 /// The source tokens a target group may follow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
