@@ -90,12 +90,18 @@ pub struct Explanation {
     /// What sync would take from it (addresses, or why none).
     pub answer: SourceAnswer,
     pub addresses: Vec<AddressCheck>,
+    /// The installer's `NLB_SYNC_ALLOWED_SOURCES` when it does not allow the
+    /// source: a target group that follows it is left as it is.
+    pub not_allowed_by: Option<String>,
 }
 
 impl Explanation {
-    /// True when the source gives sync at least one address it may register.
+    /// True when the source is allowed and gives sync at least one address
+    /// it may register.
     pub fn usable(&self) -> bool {
-        self.answer.outcome.is_ok() && self.addresses.iter().any(|a| a.role == AddressRole::Wanted && a.private)
+        self.not_allowed_by.is_none()
+            && self.answer.outcome.is_ok()
+            && self.addresses.iter().any(|a| a.role == AddressRole::Wanted && a.private)
     }
 }
 
@@ -189,7 +195,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             addresses.extend(resolution.demoted.iter().map(|ip| check(ip, AddressRole::Demoted)));
         }
         let lookups = recorder.lookups.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Explanation { source: source.clone(), families, lookups, answer, addresses }
+        let allowed = &self.exposure().sources;
+        let not_allowed_by = (!allowed.allows(source)).then(|| allowed.to_string());
+        Explanation { source: source.clone(), families, lookups, answer, addresses, not_allowed_by }
     }
 }
 
@@ -231,6 +239,19 @@ mod tests {
         );
         assert!(explained.usable());
         assert_eq!(e.elb().mutations.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_source_the_installer_does_not_allow_is_not_usable_and_names_the_allow_list() {
+        use crate::exposure::{AllowedSources, ExposurePolicy};
+        let sources = AllowedSources::parse("rds-proxy:*").unwrap();
+        let e = engine().with_exposure(ExposurePolicy { sources, ..ExposurePolicy::default() });
+        let explained = e.explain(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
+        assert_eq!(explained.not_allowed_by.as_deref(), Some("rds-proxy:*"));
+        assert!(explained.answer.outcome.is_ok(), "still resolved, to show what it would give");
+        assert!(!explained.usable());
+        let allowed = engine().explain(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
+        assert_eq!((allowed.not_allowed_by.as_deref(), allowed.usable()), (None, true));
     }
 
     #[tokio::test]

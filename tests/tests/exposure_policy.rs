@@ -470,6 +470,13 @@ async fn the_command_line_is_held_to_the_same_policy() {
     assert!(groups[0]["error"].as_str().unwrap_or_default().contains("is not allowed"), "{status:#}");
     assert!(!sandbox.dns.queries().iter().any(|q| q.starts_with("files.db.internal")), "{:?}", sandbox.dns.queries());
 
+    // explain still shows what a refused token resolves to, and says it is refused.
+    let explained = cli.run(&["explain", "dns:files.db.internal", "-o", "json"]).await;
+    assert_eq!(explained.code, 1, "{explained:?}");
+    let explained = explained.json();
+    assert_eq!((&explained["allowed"], &explained["usable"]), (&json!(false), &json!(false)), "{explained:#}");
+    assert!(!explained["addresses"].as_array().unwrap().is_empty(), "{explained:#}");
+
     // A flag wins over its variable, and is checked like it.
     let widened = cli.run(&["plan", "cli-files", "--allowed-sources", "rds-proxy:* dns:*.internal"]).await;
     assert_eq!(widened.code, 2, "changes pending once dns: names are allowed: {widened:?}");

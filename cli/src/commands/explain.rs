@@ -71,6 +71,8 @@ struct ExplanationJson {
     families: &'static str,
     steps: Vec<Step>,
     addresses: Vec<AddressJson>,
+    /// False when the installer's NLB_SYNC_ALLOWED_SOURCES does not allow it.
+    allowed: bool,
     usable: bool,
     error: Option<String>,
 }
@@ -153,6 +155,7 @@ impl From<&Explanation> for ExplanationJson {
             families: family_name(explained.families),
             steps: explained.lookups.iter().map(Step::from).collect(),
             addresses: explained.addresses.iter().map(AddressJson::from).collect(),
+            allowed: explained.not_allowed_by.is_none(),
             usable: explained.usable(),
             error: explained.answer.outcome.as_ref().err().map(ToString::to_string),
         }
@@ -321,6 +324,13 @@ fn text(explained: &Explanation) -> String {
         let _ = writeln!(out, "{rows}");
     }
     let verdict = match &explained.answer.outcome {
+        _ if explained.not_allowed_by.is_some() => paint(
+            BAD,
+            &format!(
+                "not allowed by NLB_SYNC_ALLOWED_SOURCES ({}): a target group that follows it is left as it is",
+                explained.not_allowed_by.as_deref().unwrap_or_default()
+            ),
+        ),
         Err(error) => paint(BAD, &format!("does not resolve: {error}; sync deregisters nothing while it fails")),
         Ok(_) if !explained.usable() => {
             paint(BAD, "no private address: sync registers nothing and deregisters nothing for this source")
