@@ -86,7 +86,8 @@ impl fmt::Display for HoldReason {
             }
             HoldReason::AddressNotAllowed { allowed: AllowedAddresses::PrivateRanges } => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
-                 a public answer usually means the function is not using the VPC's DNS resolver",
+                 a public answer usually means the DNS resolver in use is not the VPC's (the command line outside \
+                 the VPC: pass --dns-server)",
             ),
             HoldReason::AddressNotAllowed { allowed } => {
                 write!(f, "not registered: the address is outside NLB_SYNC_ALLOWED_CIDRS ({allowed})")
@@ -94,7 +95,7 @@ impl fmt::Display for HoldReason {
             HoldReason::UntrustedAnswer { addresses, allowed: AllowedAddresses::PrivateRanges } => write!(
                 f,
                 "not deregistered because a source answered non-private addresses ({}); \
-                 check that the function uses the VPC's DNS resolver",
+                 check that the VPC's DNS resolver answered (the command line outside the VPC: pass --dns-server)",
                 joined(addresses, ", ")
             ),
             HoldReason::UntrustedAnswer { addresses, allowed } => write!(

@@ -115,8 +115,8 @@ fn addresses_refused_text(addresses: &[IpAddr], allowed: &AllowedAddresses) -> S
     let addresses = joined(addresses, ", ");
     match allowed {
         AllowedAddresses::PrivateRanges => format!(
-            "sources answered non-private addresses {addresses}, which were not registered; the function is \
-             probably not using the VPC's DNS resolver"
+            "sources answered non-private addresses {addresses}, which were not registered; the DNS resolver in \
+             use is probably not the VPC's (the command line outside the VPC: pass --dns-server)"
         ),
         AllowedAddresses::Within(_) => format!(
             "sources answered addresses {addresses} outside NLB_SYNC_ALLOWED_CIDRS ({allowed}), which were not \
