@@ -382,6 +382,57 @@ mod tests {
         }
     }
 
+    /// Each `- service:Action` or `Action: service:Action` line of the
+    /// three services the engine calls, in a piece of `template.yaml`.
+    fn granted(template: &str) -> BTreeSet<String> {
+        template
+            .lines()
+            .filter_map(|line| {
+                let item = line.trim().trim_start_matches("- ").trim_start_matches("Action: ");
+                let (service, operation) = item.split_once(':')?;
+                let ours = ["elasticloadbalancing", "rds", "dynamodb"].contains(&service);
+                (ours && !operation.is_empty() && operation.chars().all(|c| c.is_ascii_alphanumeric()))
+                    .then(|| item.to_string())
+            })
+            .collect()
+    }
+
+    fn actions_of_calls(calls: &[PortCall]) -> BTreeSet<String> {
+        calls.iter().flat_map(|call| call.actions()).map(|action| action.to_string()).collect()
+    }
+
+    /// The functions' roles in `template.yaml` (a text scan of each
+    /// `Policies:` block): each allows what every run calls, and together
+    /// they allow exactly the actions of the port methods (only the deploy
+    /// function untags, only the failover one reads Blue/Green deployments).
+    #[test]
+    fn the_template_grants_the_functions_exactly_the_port_methods_actions() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let template = std::fs::read_to_string(path).expect("template.yaml");
+        let roles: Vec<&str> = template.split("Policies:").skip(1).collect();
+        assert_eq!(roles.len(), 3, "one role a function");
+        let mut every_run = vec![
+            PortCall::ListManaged,
+            PortCall::Describe,
+            PortCall::State,
+            PortCall::Tags,
+            PortCall::Register,
+            PortCall::Deregister,
+            PortCall::AddTags,
+            PortCall::LeaseIsHeld,
+            PortCall::LeaseAcquire,
+            PortCall::LeaseRelease,
+        ];
+        every_run.extend(RESOLVE);
+        let needed = actions_of_calls(&every_run);
+        for (i, role) in roles.iter().enumerate() {
+            let allowed = granted(role);
+            let missing: Vec<&String> = needed.difference(&allowed).collect();
+            assert!(missing.is_empty(), "role {} of template.yaml lacks {missing:?}", i + 1);
+        }
+        assert_eq!(granted(&template), actions_of_calls(&PortCall::ALL));
+    }
+
     #[test]
     fn actions_read_as_iam_writes_them() {
         assert_eq!(DESCRIBE_TARGET_GROUPS.to_string(), "elasticloadbalancing:DescribeTargetGroups");
