@@ -84,6 +84,31 @@ async fn record_states(setup: &Setup, arn: &str, done: impl Fn() -> bool, timeou
     states
 }
 
+/// The cluster has failed over to `instance` while `scheduled` is in
+/// flight: delivers its RDS-EVENT-0071, waits for both runs while recording
+/// the writer group's states, and requires the group never empty, ending
+/// on `expected`, and the event's run answering it synced. The states seen.
+async fn failover_event_during(
+    setup: &Setup,
+    scheduled: JoinHandle<(LambdaEmulator, Value)>,
+    failover: LambdaEmulator,
+    instance: &str,
+    expected: &str,
+) -> Vec<Vec<String>> {
+    let arn = &setup.writer_group.arn;
+    let message = format!("Completed failover to DB instance: {instance}");
+    let event = RdsNotification::cluster(&setup.cluster.id, "RDS-EVENT-0071", &message);
+    let followed = invoke_in_background(failover, rds_event(&[&event]));
+    let states =
+        record_states(setup, arn, || scheduled.is_finished() && followed.is_finished(), Duration::from_secs(40)).await;
+    scheduled.await.expect("the scheduled run");
+    let (_, answer) = followed.await.expect("the event's run");
+    assert!(states.iter().all(|s| !s.is_empty()), "the writer group was empty at some point: {states:?}");
+    assert_eq!(setup.sandbox.aws.registered_targets(arn).await, vec![expected.to_string()], "states: {states:?}");
+    assert_eq!(event_decisions(&answer), ["synced: target groups changed and are correct"], "{answer:#}");
+    states
+}
+
 /// Sequence 1 of the overlapping-runs report. A failover whose event was
 /// lost; the scheduled run registers the new writer B, and its
 /// DeregisterTargets of the old writer A is still in flight when the cluster
@@ -110,17 +135,7 @@ async fn a_change_in_flight_and_a_failback_event_never_empty_the_writer_group() 
     }
 
     setup.fail_over_to(0).await;
-    let event = RdsNotification::cluster("orders", "RDS-EVENT-0071", "Completed failover to DB instance: orders-0");
-    let followed = invoke_in_background(failover, rds_event(&[&event]));
-    let states =
-        record_states(&setup, &arn, || scheduled.is_finished() && followed.is_finished(), Duration::from_secs(40))
-            .await;
-    scheduled.await.expect("the scheduled run");
-    let (_, answer) = followed.await.expect("the event's run");
-
-    assert!(states.iter().all(|s| !s.is_empty()), "the writer group was empty at some point: {states:?}");
-    assert_eq!(setup.sandbox.aws.registered_targets(&arn).await, vec![a.clone()], "states: {states:?}");
-    assert_eq!(event_decisions(&answer), ["synced: target groups changed and are correct"], "{answer:#}");
+    failover_event_during(&setup, scheduled, failover, "orders-0", &a).await;
     assert_eq!(setup.sandbox.aws.lease_holder(LEASES, &arn).await, None, "every lease was given back");
 }
 
@@ -154,18 +169,8 @@ async fn a_change_in_flight_never_brings_back_the_old_writer_after_an_event_foun
 
     // And to B again: the event's run finds the group holding B.
     setup.fail_over_to(1).await;
-    let event = RdsNotification::cluster("payments", "RDS-EVENT-0071", "Completed failover to DB instance: payments-1");
-    let followed = invoke_in_background(failover, rds_event(&[&event]));
-    let states =
-        record_states(&setup, &arn, || scheduled.is_finished() && followed.is_finished(), Duration::from_secs(40))
-            .await;
-    scheduled.await.expect("the scheduled run");
-    let (_, answer) = followed.await.expect("the event's run");
-
-    assert!(states.iter().all(|s| !s.is_empty()), "the writer group was empty at some point: {states:?}");
-    assert_eq!(setup.sandbox.aws.registered_targets(&arn).await, vec![b.clone()], "states: {states:?}");
-    assert!(!setup.sandbox.aws.registered_targets(&arn).await.contains(&a));
-    assert_eq!(event_decisions(&answer), ["synced: target groups changed and are correct"], "{answer:#}");
+    let states = failover_event_during(&setup, scheduled, failover, "payments-1", &b).await;
+    assert!(states.last().is_some_and(|last| !last.contains(&a)), "the demoted A stayed out: {states:?}");
 }
 
 /// A run with changes waits while another run holds the group's lease, and
