@@ -431,11 +431,12 @@ mod tests {
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
     }
 
-    #[tokio::test]
-    async fn started_failover_keeps_checking_until_the_change_is_applied() {
-        let e = std::sync::Arc::new(fixture());
-        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
-        e.sync(&Selection::AllManaged).await;
+    /// Watches `arns` for a started failover (re-checking every 20 ms, for
+    /// up to 5 s) while the cluster fails over to prod-2 after 120 ms.
+    async fn watch_a_started_failover(
+        e: &std::sync::Arc<SyncEngine<FakeElb, FakeRds, FakeDns>>,
+        arns: &[String],
+    ) -> WatchOutcome {
         let flip = {
             let e = e.clone();
             tokio::spawn(async move {
@@ -448,8 +449,17 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(5),
             any_change: false,
         };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
+        let outcome = e.sync_until_settled(arns, WatchForChange, watch, &BTreeSet::new()).await;
         flip.await.unwrap();
+        outcome
+    }
+
+    #[tokio::test]
+    async fn started_failover_keeps_checking_until_the_change_is_applied() {
+        let e = std::sync::Arc::new(fixture());
+        let tg = e.elb().group("writer", Some("rds-cluster:prod"));
+        e.sync(&Selection::AllManaged).await;
+        let outcome = watch_a_started_failover(&e, std::slice::from_ref(&tg)).await;
         assert!(outcome.runs > 2, "it waited: {} runs", outcome.runs);
         assert!(outcome.settled && outcome.changed);
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
@@ -463,21 +473,7 @@ mod tests {
         e.sync(&Selection::AllManaged).await;
         // A change the event did not cause: a stray target in the readers group.
         e.elb().seed(&readers, "10.0.7.7");
-        let flip = {
-            let e = e.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(120)).await;
-                e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
-            })
-        };
-        let watch = Watch {
-            recheck: Duration::from_millis(20),
-            deadline: Instant::now() + Duration::from_secs(5),
-            any_change: false,
-        };
-        let arns = [writer.clone(), readers.clone()];
-        let outcome = e.sync_until_settled(&arns, WatchForChange, watch, &BTreeSet::new()).await;
-        flip.await.unwrap();
+        let outcome = watch_a_started_failover(&e, &[writer.clone(), readers.clone()]).await;
         assert!(outcome.runs > 2, "the stray's removal did not end the watch: {} runs", outcome.runs);
         assert!(outcome.settled && outcome.changed);
         assert_eq!(e.elb().held(&writer), vec!["10.0.2.2"], "the new writer is in, the old one out");
