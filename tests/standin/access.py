@@ -18,13 +18,14 @@ DynamoDB table, an RDS cluster or instance), as IAM does; a Describe call on
 every resource names none.
 """
 
-import io
 import json
 import re
 import threading
 import uuid
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
+
+import request_body
 
 ACCOUNT = "123456789012"
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
@@ -75,17 +76,6 @@ def _scope(environ):
     return match.groups() if match else (None, None, None)
 
 
-def _body(environ):
-    """The request's body, read once and put back for moto."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
-
-
 def _resource(region, fields):
     """The ARN of the resource a request names, if it names one."""
     for key in ("TargetGroupArn", "ResourceArns.member.1"):
@@ -106,7 +96,7 @@ def refusal(environ):
     if service is None or not RULES.snapshot()["deny"]:
         return None
     target = environ.get("HTTP_X_AMZ_TARGET")
-    body = _body(environ)
+    body = request_body.peek(environ)
     if target:
         operation = target.rsplit(".", 1)[-1]
         try:

@@ -8,9 +8,10 @@ DeregisterTargets, AddTags or RemoveTags when they must leave it alone.
 `POST /moto-api/reset` empties it.
 """
 
-import io
 import threading
 from urllib.parse import parse_qsl
+
+import request_body
 
 _LOCK = threading.Lock()
 _CALLS = []
@@ -33,12 +34,7 @@ def record(environ):
         return
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         return
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(raw)
+    raw = request_body.peek(environ)
     params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
     action = next((value for key, value in params if key == "Action"), None)
     groups = sorted({value for _, value in params if ":targetgroup/" in value})

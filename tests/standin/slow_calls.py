@@ -4,10 +4,11 @@ of one API action (the form-encoded `Action`, e.g. DeregisterTargets) wait
 flight does. Other requests go on meanwhile (the server is threaded).
 """
 
-import io
 import threading
 import time
 from urllib.parse import parse_qs
+
+import request_body
 
 _LOCK = threading.Lock()
 # action -> [seconds, calls left]
@@ -47,12 +48,7 @@ def delay_if_slow(environ):
     """Waits as a rule for this request's Action says; leaves the body readable."""
     if not _SLOW or environ.get("REQUEST_METHOD") != "POST":
         return
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = request_body.peek(environ)
     actions = parse_qs(body.decode("utf-8", "replace")).get("Action", [])
     seconds = _delay_for(actions[0]) if actions else 0.0
     if seconds > 0:
