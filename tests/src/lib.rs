@@ -9,8 +9,10 @@
 //!   does and moto does not: target health (`initial`, `healthy`,
 //!   `unhealthy`), `draining` for the deregistration delay, one address on
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
-//!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
-//!   `initial`, which addresses are unreachable). [`Aws`] holds SDK clients
+//!   endpoints, ELB's `Describe*` token bucket and AWS's page limits.
+//!   [`HealthChecks`] sets its knobs (how long new targets stay `initial`,
+//!   which addresses are unreachable); [`ApiBudget`] switches the bucket and
+//!   reads how many calls each API action received. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -68,6 +70,7 @@
 
 mod addresses;
 mod answers;
+mod api_budget;
 mod aws;
 mod cfn;
 mod cli;
@@ -85,6 +88,7 @@ mod workspace;
 
 pub use addresses::{ipv4, sorted_targets, target};
 pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
+pub use api_budget::{ApiBudget, ApiCalls, CallCounts, ELB_DESCRIBE_CAPACITY, ELB_DESCRIBE_REFILL_PER_SECOND};
 pub use aws::{
     ABSENT_TAG, AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, VIEW_TAG,
     scheduled_event, tag_value,

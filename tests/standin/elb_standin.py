@@ -8,7 +8,8 @@ Run it with the Python of the virtual environment that holds moto:
 It serves moto's whole API on that address and logs its port the way
 `moto_server` does (` * Running on http://127.0.0.1:PORT`). What it changes
 in moto is in `target_health.py`, `proxy_endpoints.py` and `blue_green.py`
-(a cluster switchover renames the member instances as RDS does); the knobs tests
+(a cluster switchover renames the member instances as RDS does) and
+`api_budget.py` (ELB's `Describe*` token bucket, AWS's page limits, call counts); the knobs tests
 turn (how long a new target stays `initial`, which addresses fail health
 checks) are set through the control endpoint in `control.py`, under
 `/elb-standin/`. `POST /moto-api/reset` also resets those knobs.
@@ -21,6 +22,7 @@ import sys
 
 from werkzeug.serving import run_simple
 
+import api_budget
 import blue_green
 import control
 import proxy_endpoints
@@ -43,6 +45,7 @@ def main(argv):
     target_health.install()
     proxy_endpoints.install()
     blue_green.install()
+    api_budget.install()
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = control.with_control_endpoint(moto_app)
 
