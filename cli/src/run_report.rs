@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_functions_report_plus_changes_pending() {
-        let run = RunOutcome { dry_run: true, groups: Vec::new(), error: None };
+        let run = RunOutcome { dry_run: true, groups: Vec::new(), error: None, api_usage: Default::default() };
         assert_eq!(
             serde_json::to_value(RunJson::from(&run)).unwrap(),
             json!({"dryRun": true, "targetGroups": [], "error": null, "changesPending": false})

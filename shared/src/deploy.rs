@@ -287,7 +287,7 @@ mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::ports::TargetGroups;
-    use crate::spec::{ABSENT_TAG, VIEW_TAG};
+    use crate::spec::{ABSENT_TAG, SETTLED_TAG, VIEW_TAG};
     use crate::sync::SyncOptions;
 
     fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -423,7 +423,7 @@ mod tests {
             vec![
                 format!("AddTags {VIEW_TAG}"),
                 "DeregisterTargets".to_string(),
-                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {ABSENT_TAG}"),
+                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {ABSENT_TAG} {SETTLED_TAG}"),
             ]
         );
     }

@@ -10,7 +10,7 @@ use crate::ports::{
     ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
     RdsError, TargetGroups,
 };
-use crate::spec::{ABSENT_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
+use crate::spec::{ABSENT_TAG, PORT_TAG, SETTLED_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -21,6 +21,10 @@ pub struct FakeRds {
     pub deployments: Mutex<HashMap<String, BlueGreenDeployment>>,
     pub global_roles: Mutex<HashMap<String, GlobalRole>>,
     pub calls: AtomicUsize,
+    /// Whether the bulk lookups answer (off: the port's default, nothing).
+    pub answers_in_bulk: std::sync::atomic::AtomicBool,
+    /// Bulk lookups made.
+    pub bulk_calls: AtomicUsize,
 }
 
 impl FakeRds {
@@ -76,6 +80,28 @@ impl RdsDirectory for FakeRds {
     async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(self.global_roles.lock().unwrap().get(cluster_id).cloned().unwrap_or(GlobalRole::NotGlobal))
+    }
+    async fn clusters_in_bulk(&self, ids: &[String]) -> Result<HashMap<String, Vec<ClusterMember>>, RdsError> {
+        if !self.answers_in_bulk.load(Ordering::SeqCst) {
+            return Ok(HashMap::new());
+        }
+        self.bulk_calls.fetch_add(1, Ordering::SeqCst);
+        let clusters = self.clusters.lock().unwrap();
+        Ok(ids.iter().filter_map(|id| Some((id.clone(), clusters.get(id)?.clone()))).collect())
+    }
+    async fn instances_in_bulk(
+        &self,
+        cluster_ids: &[String],
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, Endpoint>, RdsError> {
+        if !self.answers_in_bulk.load(Ordering::SeqCst) {
+            return Ok(HashMap::new());
+        }
+        self.bulk_calls.fetch_add(1, Ordering::SeqCst);
+        let clusters = self.clusters.lock().unwrap();
+        let members = cluster_ids.iter().flat_map(|c| clusters.get(c).into_iter().flatten().map(|m| &m.instance_id));
+        let instances = self.instances.lock().unwrap();
+        Ok(members.chain(instance_ids).filter_map(|id| Some((id.clone(), instances.get(id)?.clone()))).collect())
     }
 }
 
@@ -137,6 +163,10 @@ pub struct FakeElb {
     /// Every mutating call in order: `RegisterTargets`, `DeregisterTargets`,
     /// `AddTags <keys>`, `RemoveTags <keys>`.
     pub mutating_calls: Mutex<Vec<String>>,
+    /// `describe` calls (one target group described by ARN).
+    pub describes: AtomicUsize,
+    /// `state` calls (DescribeTargetHealth).
+    pub health_reads: AtomicUsize,
 }
 
 impl Default for FakeElb {
@@ -150,6 +180,8 @@ impl Default for FakeElb {
             register_health: Mutex::new(TargetHealth::Healthy),
             tag_scoped_permissions: Mutex::default(),
             mutating_calls: Mutex::default(),
+            describes: AtomicUsize::default(),
+            health_reads: AtomicUsize::default(),
         }
     }
 }
@@ -188,7 +220,7 @@ impl FakeElb {
         let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
         let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
         let allowed = if tagged {
-            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG])
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG, SETTLED_TAG])
         } else {
             // Only an AddTags that gives the group its sources tag (and the port tag).
             operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])
@@ -203,12 +235,14 @@ impl TargetGroups for FakeElb {
         Ok(self.groups.lock().unwrap().iter().filter(|g| g.tags.contains_key(SOURCES_TAG)).cloned().collect())
     }
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.describes.fetch_add(1, Ordering::SeqCst);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
     async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
         Ok(self.groups.lock().unwrap().iter().find(|g| g.name == name).cloned())
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        self.health_reads.fetch_add(1, Ordering::SeqCst);
         Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
@@ -264,5 +298,44 @@ impl TargetGroups for FakeElb {
             group.tags.remove(*k);
         }
         Ok(())
+    }
+}
+
+/// An in-memory lease table that keeps other runs out, like DynamoDB's
+/// conditional write (`SimLeases` in the simulation adds delays).
+#[derive(Default)]
+pub struct FakeLeases {
+    /// key -> (owner, until Unix ms)
+    pub leases: Mutex<HashMap<String, (String, u64)>>,
+}
+
+impl crate::ports::LeaseStore for FakeLeases {
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> crate::ports::LeaseFuture<'a, bool> {
+        Box::pin(async move {
+            let mut leases = self.leases.lock().unwrap();
+            let free = leases.get(key).is_none_or(|(holder, until)| *until < now_ms || holder == owner);
+            if free {
+                leases.insert(key.to_string(), (owner.to_string(), until_ms));
+            }
+            Ok(free)
+        })
+    }
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> crate::ports::LeaseFuture<'a, ()> {
+        Box::pin(async move {
+            let mut leases = self.leases.lock().unwrap();
+            if leases.get(key).is_some_and(|(holder, _)| holder == owner) {
+                leases.remove(key);
+            }
+            Ok(())
+        })
+    }
+    fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> crate::ports::LeaseFuture<'a, bool> {
+        Box::pin(async move { Ok(self.leases.lock().unwrap().get(key).is_some_and(|(_, until)| *until >= now_ms)) })
     }
 }

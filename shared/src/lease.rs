@@ -120,6 +120,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             let absent = tags.get(ABSENT_TAG).map(String::as_str);
             let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, absent).await.map_err(elb)?;
             self.apply_decision(&info.arn, &target_group, &mut decision, &lease, outcome).await?;
+            self.stamp_settled(&info.arn, &tags, &decision, &lease).await.map_err(elb)?;
             Ok(decision)
         }
         .await;

@@ -35,10 +35,12 @@ use crate::ports::{
 };
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
+use crate::settled::{AuditSchedule, withdraw_digest};
 use crate::spec::{ABSENT_TAG, MAX_TAG_VALUE, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
+use crate::usage::{ApiMeter, ApiUsage};
 
 /// Which target groups a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,9 @@ pub enum Selection {
     AllManaged,
     /// Only these ARNs (each must exist and carry the sources tag).
     Only(Vec<String>),
+    /// These target groups as this invocation just listed them (with their
+    /// tags): the run describes none of them again.
+    Listed(Vec<TargetGroupInfo>),
 }
 
 /// How a run behaves.
@@ -221,6 +226,8 @@ pub struct RunOutcome {
     pub groups: Vec<GroupOutcome>,
     /// Set when the run could not even list the target groups.
     pub error: Option<RunError>,
+    /// The API calls the run made and its waits for ELB's budget.
+    pub api_usage: ApiUsage,
 }
 
 impl RunOutcome {
@@ -257,13 +264,37 @@ pub struct SyncEngine<T, R, D> {
     /// Who may change a target group now (`crate::lease`).
     pub(crate) leases: Arc<dyn LeaseStore>,
     options: SyncOptions,
+    /// Where the adapters count their calls (`usage.rs`).
+    meter: Arc<ApiMeter>,
+    /// When a settled group's health is read anyway (`settled.rs`).
+    pub(crate) audit: AuditSchedule,
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// An engine without a lease store: runs are ordered by the applied-view
     /// tag alone (see [`with_leases`](Self::with_leases)).
     pub fn new(target_groups: T, rds: R, dns: D, options: SyncOptions) -> Self {
-        SyncEngine { target_groups, rds, dns, leases: Arc::new(NoLeases), options }
+        SyncEngine {
+            target_groups,
+            rds,
+            dns,
+            leases: Arc::new(NoLeases),
+            options,
+            meter: Arc::default(),
+            audit: AuditSchedule::default(),
+        }
+    }
+
+    /// Audits settled groups on `audit` (see `settled.rs`).
+    pub(crate) fn with_audit(mut self, audit: AuditSchedule) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Reports each run's calls from `meter`, the one its adapters count in.
+    pub(crate) fn with_meter(mut self, meter: Arc<ApiMeter>) -> Self {
+        self.meter = meter;
+        self
     }
 
     /// Changes a target group only while holding its lease in `leases`, so
@@ -303,7 +334,19 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// The run itself. Callers box it: it nests the SDK's deep futures, and
     /// every handler around it would outgrow the compiler's layout depth limit.
     async fn sync_groups(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
-        let mut run = RunOutcome { dry_run: self.options.dry_run, groups: Vec::new(), error: None };
+        let before = self.meter.snapshot();
+        let mut run = self.sync_selected(selection, view_cap_ms, retired).await;
+        run.api_usage = self.meter.snapshot().since(&before);
+        run
+    }
+
+    async fn sync_selected(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
+        let mut run = RunOutcome {
+            dry_run: self.options.dry_run,
+            groups: Vec::new(),
+            error: None,
+            api_usage: ApiUsage::default(),
+        };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
@@ -313,6 +356,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     return run;
                 }
             },
+            Selection::Listed(infos) => groups.extend(infos.iter().cloned().map(Ok)),
             Selection::Only(arns) => {
                 let mut seen = BTreeSet::new();
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
@@ -329,6 +373,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
         let resolver = self.resolver();
         let resolver = &resolver;
+        let specs: Vec<SyncSpec> = groups.iter().flatten().filter_map(|info| info.spec().ok().flatten()).collect();
+        resolver.prefetch(specs.iter().flat_map(|spec| spec.sources.iter())).await;
         let mut outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
@@ -415,10 +461,17 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(());
         }
         let tags = self.target_groups.tags(arn).await?;
-        if tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok()).is_some_and(|applied| applied >= view_ms) {
+        let newer = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok()).is_some_and(|applied| applied >= view_ms);
+        let mut stamp: Vec<(&str, String)> = Vec::new();
+        if !newer {
+            stamp.push((VIEW_TAG, view_ms.to_string()));
+        }
+        // Delete changes the targets next: no digest may outlive that.
+        stamp.extend(withdraw_digest(&tags));
+        if stamp.is_empty() {
             return Ok(());
         }
-        self.target_groups.add_tags(arn, &[(VIEW_TAG, view_ms.to_string())]).await
+        self.target_groups.add_tags(arn, &stamp).await
     }
 
     /// Deregisters `targets` outside a sync run (a deleted resource's own).
@@ -459,12 +512,18 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let group = info.managed()?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
         let absent_tag = info.tags.get(ABSENT_TAG).map(String::as_str);
-        let first = self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?;
+        let first = match self.settled_decision(info, &group, resolver, view_cap_ms, retired).await {
+            Some(settled) => settled,
+            None => self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?,
+        };
         let decision = if self.options.dry_run {
             outcome.registered = first.plan.register.clone();
             outcome.deregistered = first.plan.deregister.clone();
             first
-        } else if !first.changes_something() && !self.lease_is_held(&info.arn, &target_group).await? {
+        } else if !first.changes_something()
+            && !self.settled_tag_stale(info, &first)
+            && !self.lease_is_held(&info.arn, &target_group).await?
+        {
             first
         } else {
             self.apply_under_lease(info, &group, view_cap_ms, retired, outcome).await?
@@ -495,11 +554,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         retired: &BTreeSet<IpAddr>,
         absent_tag: Option<&str>,
     ) -> Result<Decision, ElbError> {
-        let observed: Vec<(SourceAnswer, u64)> =
-            futures::future::join_all(group.spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families)))
-                .await;
-        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
-        let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
+        let (mut answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms).await;
         if !retired.is_empty() {
             for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
                 if let Ok(resolution) = &mut answer.outcome {
@@ -571,14 +626,34 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
         stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
+        stamp.extend(withdraw_digest(&tags));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
+    }
+
+    /// The ELB port, for the engine's own modules (`settled.rs`).
+    pub(crate) fn target_groups_port(&self) -> &T {
+        &self.target_groups
     }
 
     /// The group's tags read now (under the lease, for the absence tag).
     pub(crate) async fn current_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
         self.target_groups.tags(arn).await
     }
+}
+
+/// Resolves a group's sources with `resolver`: the answers, and the view
+/// they are (when the oldest lookup behind them was sent), capped at `view_cap_ms`.
+pub(crate) async fn resolve_group<R: RdsDirectory, D: DnsLookup>(
+    info: &TargetGroupInfo,
+    group: &ManagedGroup,
+    resolver: &SourceResolver<'_, R, D>,
+    view_cap_ms: u64,
+) -> (Vec<SourceAnswer>, u64) {
+    let observed: Vec<(SourceAnswer, u64)> =
+        futures::future::join_all(group.spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
+    let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
+    (observed.into_iter().map(|(answer, _)| answer).collect(), view_ms)
 }
 
 /// One group's plan, the view it rests on, and what it was made from.

@@ -12,8 +12,12 @@ use aws_sdk_dynamodb as dynamodb;
 use dynamodb::error::SdkError;
 use dynamodb::types::AttributeValue;
 
+use std::sync::Arc;
+
+use super::metering::CountCalls;
 use super::sdk::api_failure;
 use crate::ports::{LeaseError, LeaseFuture, LeaseStore};
+use crate::usage::{ApiMeter, Service};
 
 /// The leases in a DynamoDB table, through the AWS SDK.
 pub struct DynamoDbLeases {
@@ -22,8 +26,11 @@ pub struct DynamoDbLeases {
 }
 
 impl DynamoDbLeases {
-    pub fn new(config: &aws_config::SdkConfig, table: &str) -> Self {
-        DynamoDbLeases { client: dynamodb::Client::new(config), table: table.to_string() }
+    /// A client whose requests are counted in `meter`.
+    pub fn new(config: &aws_config::SdkConfig, table: &str, meter: Arc<ApiMeter>) -> Self {
+        let counted =
+            dynamodb::config::Builder::from(config).interceptor(CountCalls::new(Service::DynamoDb, meter)).build();
+        DynamoDbLeases { client: dynamodb::Client::from_conf(counted), table: table.to_string() }
     }
 }
 
@@ -121,5 +128,9 @@ impl LeaseStore for NoLeases {
 
     fn is_held<'a>(&'a self, _key: &'a str, _now_ms: u64) -> LeaseFuture<'a, bool> {
         Box::pin(async { Ok(false) })
+    }
+
+    fn orders_runs(&self) -> bool {
+        false
     }
 }

@@ -5,12 +5,15 @@
 mod dns;
 mod elb;
 mod leases;
+mod metering;
+mod pacing;
 mod rds;
 mod sdk;
 
 pub use dns::{DnsSetupError, HickoryDns, NameServer};
 pub use elb::ElbTargetGroups;
 pub use leases::{DynamoDbLeases, NoLeases};
+pub use pacing::DescribeRate;
 pub use rds::RdsApi;
 pub use sdk::{load_config, load_config_with};
 
