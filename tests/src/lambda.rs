@@ -317,6 +317,13 @@ impl LambdaEmulator {
         self.emf_documents().into_iter().filter(|doc| doc["message"] == "target group synced").collect()
     }
 
+    /// The summary lines of the function's runs (EMF documents with
+    /// `"message": "sync run finished"`: API calls per service, budget wait),
+    /// in order.
+    pub fn run_lines(&self) -> Vec<Value> {
+        self.emf_documents().into_iter().filter(|doc| doc["message"] == "sync run finished").collect()
+    }
+
     /// Waits until a log line satisfies `predicate` (output is read by a
     /// background thread and may lag the invoke response slightly) and
     /// returns it, or `None` after `timeout`.

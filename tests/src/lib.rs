@@ -77,6 +77,7 @@ mod cli;
 mod deadline_proxy;
 mod dns;
 mod eventbridge;
+mod fleet;
 mod http;
 mod lambda;
 mod moto;
@@ -97,6 +98,7 @@ pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, 
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
+pub use fleet::{Fleet, GROUPS_PER_CLUSTER, INSTANCES_PER_CLUSTER, fleet_address, steady_elb_calls_bound};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;
