@@ -1,7 +1,7 @@
 //! Why a command could not run at all (exit code 1, one line on stderr).
 
-use nlb_target_sync::OperateError;
 use nlb_target_sync::SpecError;
+use nlb_target_sync::{ApiFailure, OperateError};
 use nlb_target_sync::{ConfigError, SetupError};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,5 +28,15 @@ pub enum CliError {
 impl From<OperateError> for CliError {
     fn from(error: OperateError) -> Self {
         CliError::Operate(Box::new(error))
+    }
+}
+
+impl CliError {
+    /// The failed AWS call that made the command fail, if one did.
+    pub fn api_failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            CliError::Operate(error) => error.failure_mut(),
+            _ => None,
+        }
     }
 }

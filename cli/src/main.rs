@@ -5,11 +5,13 @@
 //! Each command is a module under `commands/`.
 //!
 //! Exit codes: 0 done (for `plan`: nothing to change), 2 `plan` found changes
-//! pending, 1 anything failed (a usage error included).
+//! pending, 1 anything failed (a usage error included), with one line on
+//! stderr and no stack trace (`failure.rs`).
 
 mod cli;
 mod commands;
 mod error;
+mod failure;
 mod output;
 mod progress;
 mod run_report;
@@ -20,16 +22,20 @@ mod time;
 use std::process::ExitCode;
 
 use clap::Parser;
+use nlb_target_sync::telemetry;
 
 use cli::Cli;
 use commands::{Invocation, Outcome};
 use error::CliError;
+use failure::Shown;
+use output::Output;
 
 fn main() -> ExitCode {
     // A bug is reported in one line, never as a stack trace.
     std::panic::set_hook(Box::new(|info| {
         anstream::eprintln!("error: internal error ({info}); please report it with the command you ran");
     }));
+    telemetry::init_terminal_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -45,11 +51,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let output = cli.global.output;
     match runtime.block_on(run(cli)) {
         Ok(outcome) => outcome.into(),
         Err(error) => {
+            let shown = Shown::new(error);
             let style = anstyle::AnsiColor::Red.on_default().bold();
-            anstream::eprintln!("{style}error:{style:#} {error}");
+            anstream::eprintln!("{style}error:{style:#} {}", shown.line);
+            if output == Output::Json {
+                // Best effort: the line on stderr has said it already.
+                let _ = output.write(|| shown.json, String::new);
+            }
             ExitCode::from(1)
         }
     }

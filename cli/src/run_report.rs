@@ -5,10 +5,11 @@
 use std::fmt::Write as _;
 
 use nlb_target_sync::report::SyncReport;
-use nlb_target_sync::{Action, DeregisterReason};
+use nlb_target_sync::{Action, DeregisterReason, OperateError};
 use nlb_target_sync::{GroupOutcome, RunOutcome};
 use serde::Serialize;
 
+use crate::error::CliError;
 use crate::text::{BAD, GOOD, PENDING, heading, joined, no_managed_group, paint, table};
 
 /// The functions' run report (`dryRun`, `targetGroups` with `registered`,
@@ -24,6 +25,16 @@ pub struct RunJson {
 impl From<&RunOutcome> for RunJson {
     fn from(run: &RunOutcome) -> Self {
         RunJson { report: SyncReport::from(run), changes_pending: changes_pending(run) }
+    }
+}
+
+/// The error of a run that failed before it reached any target group (it
+/// could not list them): such a run has nothing to report, so the command
+/// fails with that error (one line; `{"failure": ...}` with `--output json`).
+pub fn failed_before_any_group(run: &RunOutcome) -> Option<CliError> {
+    match (&run.error, run.groups.is_empty()) {
+        (Some(error), true) => Some(OperateError::Run(error.clone()).into()),
+        _ => None,
     }
 }
 

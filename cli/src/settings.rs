@@ -3,6 +3,7 @@
 //! library's own rule for that variable ([`Settings::from_lookup`]), so the
 //! ranges and their messages live once; the message names what was given.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Arg, Args};
-use nlb_target_sync::{ConfigError, NameServer, Settings, SyncOptions};
+use nlb_target_sync::{
+    AllowedAddresses, AllowedSources, ConfigError, ExposurePolicy, NameServer, Settings, SyncOptions, TargetGroupScope,
+};
 
 /// The settings flags every command takes, each over its variable.
 #[derive(Debug, Args)]
@@ -31,11 +34,13 @@ pub struct SettingFlags {
     #[arg(long, global = true, value_name = "N")]
     #[arg(env = "NLB_SYNC_CONCURRENCY", value_parser = rule(|s| s.options.concurrency))]
     concurrency: Option<usize>,
-    /// Queries per dns: source, answers unioned [default: 3]
+    /// Queries per dns: source, answers unioned; up to 16 while a name
+    /// answers something other than before [default: 3]
     #[arg(long, global = true, value_name = "N")]
     #[arg(env = "NLB_SYNC_DNS_QUERIES", value_parser = rule(|s| s.options.dns_queries))]
     dns_queries: Option<usize>,
-    /// Seconds a dns: source must miss an address before it goes [default: 120]
+    /// Seconds a dns: name seen rotating must miss an address before it goes
+    /// [default: 120]
     #[arg(long = "dns-absence-seconds", global = true, value_name = "S")]
     #[arg(env = "NLB_SYNC_DNS_ABSENCE_SECONDS", value_parser = rule(|s| s.options.absence_window))]
     dns_absence: Option<Duration>,
@@ -54,6 +59,21 @@ pub struct SettingFlags {
     #[arg(long = "audit-seconds", global = true, value_name = "S")]
     #[arg(env = "NLB_SYNC_AUDIT_SECONDS", value_parser = rule(|s| s.audit_period))]
     audit_period: Option<Duration>,
+    /// Source token patterns the installation allows, space-separated, '*'
+    /// matching any run [default: every source]
+    #[arg(long, global = true, value_name = "PATTERNS")]
+    #[arg(env = "NLB_SYNC_ALLOWED_SOURCES", value_parser = rule(|s| s.exposure.sources.clone()))]
+    allowed_sources: Option<AllowedSources>,
+    /// CIDRs an address must be in to be registered, space-separated
+    /// [default: RFC 1918, 100.64.0.0/10, fc00::/7]
+    #[arg(long, global = true, value_name = "CIDRS")]
+    #[arg(env = "NLB_SYNC_ALLOWED_CIDRS", value_parser = rule(|s| s.exposure.addresses.clone()))]
+    allowed_cidrs: Option<AllowedAddresses>,
+    /// Target group name or ARN patterns the installation manages; others are
+    /// not read further [default: every tagged target group]
+    #[arg(long, global = true, value_name = "PATTERNS")]
+    #[arg(env = "NLB_SYNC_TARGET_GROUPS", value_parser = rule(|s| s.exposure.target_groups.clone()))]
+    allowed_target_groups: Option<TargetGroupScope>,
     /// Change nothing: apply, tag and untag only say what they would do
     #[arg(long, global = true)]
     #[arg(env = "NLB_SYNC_DRY_RUN", value_parser = rule(|s| s.options.dry_run))]
@@ -71,6 +91,11 @@ impl SettingFlags {
             lease_table: self.lease_table.clone().flatten().or(defaults.lease_table),
             elb_describe_rate: self.elb_describe_rate.unwrap_or(defaults.elb_describe_rate),
             audit_period: self.audit_period.unwrap_or(defaults.audit_period),
+            exposure: ExposurePolicy {
+                sources: self.allowed_sources.clone().unwrap_or(defaults.exposure.sources),
+                addresses: self.allowed_cidrs.clone().unwrap_or(defaults.exposure.addresses),
+                target_groups: self.allowed_target_groups.clone().unwrap_or(defaults.exposure.target_groups),
+            },
             options: SyncOptions {
                 dry_run: self.dry_run,
                 concurrency: self.concurrency.unwrap_or(defaults.options.concurrency),
@@ -88,7 +113,7 @@ pub struct SettingError {
     /// `--dns-server` or `environment variable NLB_SYNC_DNS_SERVER`.
     pub given: String,
     pub value: String,
-    pub expected: &'static str,
+    pub expected: Cow<'static, str>,
 }
 
 /// Reads a setting flag, or the variable clap took it from, by the library's
@@ -107,7 +132,7 @@ impl<T> LibraryRule<T> {
     fn check(&self, arg: &Arg, value: &OsStr, source: ValueSource) -> Result<T, SettingError> {
         let flag = format!("--{}", arg.get_long().unwrap_or_default());
         let Some(variable) = arg.get_env().and_then(OsStr::to_str) else {
-            let expected = "a flag with its NLB_SYNC_* variable (this is a bug: please report it)";
+            let expected = "a flag with its NLB_SYNC_* variable (this is a bug: please report it)".into();
             return Err(SettingError { given: flag, value: value.to_string_lossy().into_owned(), expected });
         };
         // Text that is not UTF-8 counts as unset, as `std::env::var` reads it in the functions.
@@ -197,6 +222,34 @@ mod tests {
         assert_eq!(rule.check(&arg("dry_run"), OsStr::new("yes"), ValueSource::EnvVariable), Ok(true));
         let err = rule.check(&arg("dry_run"), OsStr::new("maybe"), ValueSource::EnvVariable).unwrap_err();
         assert_eq!(err.to_string(), "environment variable NLB_SYNC_DRY_RUN 'maybe' is invalid: true or false");
+    }
+
+    #[test]
+    fn the_exposure_policy_comes_from_flags_over_variables() {
+        let flags = parse(&[
+            "--allowed-sources",
+            "rds-cluster:* rds-proxy:*",
+            "--allowed-cidrs",
+            "10.1.0.0/16",
+            "--allowed-target-groups",
+            "db-*",
+        ])
+        .unwrap();
+        let exposure = flags.settings.settings().unwrap().exposure;
+        assert_eq!(exposure.sources.to_string(), "rds-cluster:* rds-proxy:*");
+        assert_eq!(exposure.addresses.to_string(), "10.1.0.0/16");
+        assert_eq!(exposure.target_groups.to_string(), "db-*");
+        assert_eq!(parse(&[]).unwrap().settings.settings().unwrap().exposure, ExposurePolicy::default());
+
+        let err = parse(&["--allowed-sources", "rds-clustr:*"]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("error: --allowed-sources 'rds-clustr:*' is invalid: 'rds-clustr:*' names no"),
+            "{err}"
+        );
+        let rule = rule(|s| s.exposure.addresses.clone());
+        let err = rule.check(&arg("allowed_cidrs"), OsStr::new("10.1.2.3/16"), ValueSource::EnvVariable).unwrap_err();
+        assert!(err.to_string().starts_with("environment variable NLB_SYNC_ALLOWED_CIDRS '10.1.2.3/16'"), "{err}");
+        assert!(err.to_string().contains("the network is 10.1.0.0/16"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use nlb_target_sync::bench::{
-    Resolution, Source, SourceAnswer, Target, TargetGroupState, TargetHealth, plan_with_absence,
+    AllowedAddresses, Resolution, Source, SourceAnswer, Target, TargetGroupState, TargetHealth, plan_with_history,
 };
 
 fn ip(n: u32) -> IpAddr {
@@ -38,7 +38,13 @@ fn main() {
         let mut iterations = 0u32;
         let started = Instant::now();
         while started.elapsed() < Duration::from_millis(500) {
-            black_box(plan_with_absence(black_box(&answers), 5432, black_box(&current), None));
+            black_box(plan_with_history(
+                black_box(&answers),
+                5432,
+                black_box(&current),
+                None,
+                &AllowedAddresses::PrivateRanges,
+            ));
             iterations += 1;
         }
         let per = started.elapsed() / iterations;

@@ -1,9 +1,12 @@
 //! Time as the functions need it: wall-clock milliseconds for view times and
-//! event latencies, and the invocation's deadline as a `tokio` [`Instant`] (the
-//! one way every function computes it).
+//! event latencies, and (feature `lambda`) the invocation's deadline as a
+//! `tokio` `Instant` (the one way every function computes it).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(feature = "lambda")]
+use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "lambda")]
 use tokio::time::Instant;
 
 /// The current time in Unix milliseconds (0 if the clock is before 1970).

@@ -14,10 +14,14 @@
 //! | `NLB_SYNC_ELB_DESCRIBE_RATE` | ELB `Describe*` calls per second this process may send (1-10), in bursts of twice that; ELB's bucket (40, refilled at 10/s) is shared with every tool of the account | 6 |
 //! | `NLB_SYNC_AUDIT_SECONDS` | with a lease table, a group known settled at its wanted set has its health read only once in this period, in a slot spread by its ARN (0: every run reads every group) (0, or 120-3600) | 900 |
 //! | `NLB_SYNC_LEASE_TABLE` | DynamoDB table of per-target-group leases (partition key `targetGroup`, string): one run at a time changes a group | none: runs are ordered by the applied-view tag alone |
+//! | `NLB_SYNC_ALLOWED_SOURCES` | space-separated patterns over source tokens (`*` matches any run, `:` included); a token that matches none is refused | every source |
+//! | `NLB_SYNC_ALLOWED_CIDRS` | space-separated CIDRs; an address outside all of them is never registered | RFC 1918, 100.64.0.0/10, fc00::/7 |
+//! | `NLB_SYNC_TARGET_GROUPS` | space-separated patterns over target group names or ARNs; a tagged group outside them is not read further nor changed | every tagged group |
 //! | `NLB_SYNC_FAULT_INJECTION` | `panic`: `sync-on-deploy` panics in its work (a drill of the always-answer path) | unset |
 //!
 //! The standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...) apply.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -26,6 +30,8 @@ use std::sync::Arc;
 use crate::adapters::{
     DescribeRate, DnsSetupError, DynamoDbLeases, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config,
 };
+use crate::exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, PolicyError, TargetGroupScope};
+use crate::failure::RunsIn;
 use crate::settled::{AuditSchedule, DEFAULT_AUDIT_PERIOD};
 use crate::sync::{SyncEngine, SyncOptions};
 use crate::usage::ApiMeter;
@@ -43,7 +49,8 @@ pub type AwsSyncEngine = SyncEngine<ElbTargetGroups, RdsApi, HickoryDns>;
 pub struct ConfigError {
     pub variable: &'static str,
     pub value: String,
-    pub expected: &'static str,
+    /// What is wrong, or what the variable takes.
+    pub expected: Cow<'static, str>,
 }
 
 /// The engine could not be set up.
@@ -67,6 +74,8 @@ pub struct Settings {
     pub elb_describe_rate: u32,
     /// How often a settled group's health is read anyway (`NLB_SYNC_AUDIT_SECONDS`).
     pub audit_period: Duration,
+    /// What the installer allows to be exposed.
+    pub exposure: ExposurePolicy,
     pub options: SyncOptions,
 }
 
@@ -83,7 +92,7 @@ impl Settings {
                     .map_err(|_| ConfigError {
                         variable: "NLB_SYNC_DNS_SERVER",
                         value,
-                        expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353",
+                        expected: "an IP address with an optional port, e.g. 10.0.0.2 or 127.0.0.1:5353".into(),
                     })?,
             ),
         };
@@ -95,7 +104,7 @@ impl Settings {
             Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
             Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
             Some(value) => {
-                return Err(ConfigError { variable: "NLB_SYNC_DRY_RUN", value, expected: "true or false" });
+                return Err(ConfigError { variable: "NLB_SYNC_DRY_RUN", value, expected: "true or false".into() });
             }
         };
         Ok(Settings {
@@ -113,7 +122,7 @@ impl Settings {
                     return Err(ConfigError {
                         variable: "NLB_SYNC_LEASE_TABLE",
                         value,
-                        expected: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'",
+                        expected: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'".into(),
                     });
                 }
                 table => table,
@@ -137,12 +146,17 @@ impl Settings {
                         return Err(ConfigError {
                             variable: "NLB_SYNC_AUDIT_SECONDS",
                             value: get("NLB_SYNC_AUDIT_SECONDS").unwrap_or_default(),
-                            expected: "seconds: 0 (read every group every run) or 120 to 3600",
+                            expected: "seconds: 0 (read every group every run) or 120 to 3600".into(),
                         });
                     }
                     seconds => seconds,
                 },
             ),
+            exposure: ExposurePolicy {
+                sources: policy_var(&get, "NLB_SYNC_ALLOWED_SOURCES", AllowedSources::parse)?,
+                addresses: policy_var(&get, "NLB_SYNC_ALLOWED_CIDRS", AllowedAddresses::parse)?,
+                target_groups: policy_var(&get, "NLB_SYNC_TARGET_GROUPS", TargetGroupScope::parse)?,
+            },
             options: SyncOptions {
                 dry_run,
                 concurrency: number("NLB_SYNC_CONCURRENCY", 8, 1, 64, "a whole number from 1 to 64")? as usize,
@@ -197,29 +211,52 @@ fn number_var(
         None => Ok(default),
         Some(value) => match value.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError { variable, value, expected }),
+            _ => Err(ConfigError { variable, value, expected: expected.into() }),
         },
     }
 }
 
-/// Builds the engine from the environment: AWS clients and the DNS resolver.
+/// Reads one part of the exposure policy; unset and empty read as `""`
+/// (each part's default). A malformed item is named in the error.
+fn policy_var<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    parse: fn(&str) -> Result<T, PolicyError>,
+) -> Result<T, ConfigError> {
+    let value = get(variable).unwrap_or_default();
+    parse(&value).map_err(|error| ConfigError {
+        variable,
+        value: value.trim().to_string(),
+        expected: error.to_string().into(),
+    })
+}
+
+/// Builds a Lambda function's engine from the environment: AWS clients and
+/// the DNS resolver.
 pub async fn engine_from_env() -> Result<AwsSyncEngine, SetupError> {
     let settings = Settings::from_env()?;
-    engine_with(&settings, &load_config().await)
+    engine_with(&settings, &load_config().await, RunsIn::LambdaFunction)
 }
 
 /// Builds the engine from settings and an AWS configuration (the command
-/// line reads both from its flags and the environment).
-pub fn engine_with(settings: &Settings, config: &aws_config::SdkConfig) -> Result<AwsSyncEngine, SetupError> {
+/// line reads both from its flags and the environment); `runs_in` words the
+/// advice of failed AWS calls for where it runs.
+pub fn engine_with(
+    settings: &Settings,
+    config: &aws_config::SdkConfig,
+    runs_in: RunsIn,
+) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
     let meter = Arc::new(ApiMeter::default());
     let rate = DescribeRate::per_second(f64::from(settings.elb_describe_rate));
-    let elb = ElbTargetGroups::new(config, rate, meter.clone());
-    let engine = SyncEngine::new(elb, RdsApi::new(config, meter.clone()), dns, settings.options.clone())
+    let elb = ElbTargetGroups::new(config, runs_in, rate, meter.clone());
+    let rds = RdsApi::new(config, runs_in, meter.clone());
+    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone())
+        .with_exposure(settings.exposure.clone())
         .with_meter(meter.clone())
         .with_audit(AuditSchedule { period: settings.audit_period });
     Ok(match &settings.lease_table {
-        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, meter))),
+        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in, meter))),
         None => engine,
     })
 }
@@ -242,6 +279,7 @@ mod tests {
         assert_eq!((s.options.dns_queries, s.options.absence_window), (3, Duration::from_secs(120)));
         assert_eq!(s.dns_timeout, Duration::from_secs(2));
         assert_eq!(s.lease_table, None);
+        assert_eq!(s.exposure, ExposurePolicy::default());
         let leased = settings(&[("NLB_SYNC_LEASE_TABLE", "stack-Leases-1A2B")]).unwrap();
         assert_eq!(leased.lease_table.as_deref(), Some("stack-Leases-1A2B"));
         assert_eq!((s.elb_describe_rate, s.audit_period), (6, Duration::from_secs(900)));
@@ -291,6 +329,38 @@ mod tests {
             assert!(err.contains(var) && err.contains(value), "{err}");
         }
         assert!(settings(&[("NLB_SYNC_DRY_RUN", "TRUE")]).unwrap().options.dry_run);
+    }
+
+    #[test]
+    fn the_exposure_policy_comes_from_its_three_variables() {
+        let s = settings(&[
+            ("NLB_SYNC_ALLOWED_SOURCES", " rds-cluster:prod-* rds-proxy:* "),
+            ("NLB_SYNC_ALLOWED_CIDRS", "10.1.0.0/16"),
+            ("NLB_SYNC_TARGET_GROUPS", "db-*"),
+        ])
+        .unwrap();
+        assert_eq!(s.exposure.sources.to_string(), "rds-cluster:prod-* rds-proxy:*");
+        assert_eq!(s.exposure.addresses.to_string(), "10.1.0.0/16");
+        assert_eq!(s.exposure.target_groups.to_string(), "db-*");
+        let empty = settings(&[
+            ("NLB_SYNC_ALLOWED_SOURCES", ""),
+            ("NLB_SYNC_ALLOWED_CIDRS", "  "),
+            ("NLB_SYNC_TARGET_GROUPS", ""),
+        ]);
+        assert_eq!(empty.unwrap().exposure, ExposurePolicy::default(), "empty is unset");
+    }
+
+    #[test]
+    fn a_malformed_pattern_or_cidr_names_the_variable_and_the_item() {
+        for (variable, value, item) in [
+            ("NLB_SYNC_ALLOWED_SOURCES", "rds-cluster:* rds-clustr:*", "'rds-clustr:*' names no source kind"),
+            ("NLB_SYNC_ALLOWED_CIDRS", "10.0.0.0/8 10.1.2.3/16", "'10.1.2.3/16' has bits set"),
+            ("NLB_SYNC_TARGET_GROUPS", "db-a,db-b", "'db-a,db-b' holds ','"),
+        ] {
+            let err = settings(&[(variable, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("environment variable {variable}='{value}' is invalid: ")), "{err}");
+            assert!(err.contains(item), "{err}");
+        }
     }
 
     #[test]

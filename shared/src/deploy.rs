@@ -2,12 +2,15 @@
 //! and which answer CloudFormation gets. Delivering that answer (always, in
 //! time, within 4 KB) is the job of [`crate::custom_resource`].
 //!
-//! - Create/Update: write the sources (and port) tags on the target group, sync
-//!   it now, optionally wait until every wanted target is healthy.
+//! - Create/Update: check the group and the sources against the installer's
+//!   policy (`crate::exposure`; a refusal writes nothing), write the sources
+//!   (and port) tags on the target group, sync it now, optionally wait until
+//!   every wanted target is healthy.
 //! - Delete: deregister the targets its sources account for, then remove this
 //!   resource's tags (in that order, so that tag-scoped permissions suffice);
 //!   everything else on a shared target group stays as it was.
-//!   A missing target group, or an id left by a failed Create, is a success.
+//!   A missing target group, or an id left by a failed Create, is a success;
+//!   so is a group outside the policy's scope, which is left as it is.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use crate::custom_resource::{
     CustomResourceRequest, Failure, Outcome, Progress, PropertyError, RequestType, Success, optional, prop_str,
     prop_string_list, prop_u16, prop_u64,
 };
+use crate::exposure::Refusal;
 use crate::listing::joined;
 use crate::managed::GroupError;
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
@@ -91,6 +95,8 @@ pub struct Deployed {
 pub enum DeployError {
     #[error("{0} (TargetGroupArn)")]
     Group(#[from] GroupError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(
         "target group {arn} is already synced from other sources ({SOURCES_TAG} = '{existing}'); \
          use another target group, or remove the tag if nothing manages it any more"
@@ -131,6 +137,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let missing = || GroupError::NotFound { target_group: arn.into() };
         let info = self.target_group(arn).await?.ok_or_else(missing)?;
         info.require_ip()?;
+        self.admit(&info, &spec.sources)?;
         if let Some(existing) = info.tags.get(SOURCES_TAG) {
             let same = |other: &ResourceSpec| parse_sources(existing).is_ok_and(|s| s == other.sources);
             if !same(spec) && !previous.is_some_and(same) {
@@ -179,6 +186,16 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             deleted.notes.push(format!("target group {physical_id} no longer exists"));
             return Ok(deleted);
         };
+        // Removing exposes nothing, so the source allow-list does not bind
+        // Delete; the scope does: a group outside it is never changed.
+        if !self.exposure().covers(&info) {
+            let scope = &self.exposure().target_groups;
+            deleted.notes.push(format!(
+                "target group {} is outside NLB_SYNC_TARGET_GROUPS ({scope}): tags and targets left as they are",
+                info.label()
+            ));
+            return Ok(deleted);
+        }
         let Some(spec) = spec else {
             deleted.notes.push("the request carries no readable properties: tags and targets left as they are".into());
             return Ok(deleted);
@@ -266,8 +283,11 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                         .with_data("Targets", joined(&done.targets, ","))
                         .with_data("TargetCount", done.targets.len())),
                     // A failed Create names the target group it may have tagged, so
-                    // its Delete cleans up; never a group that belongs to someone else.
-                    Err(e @ DeployError::AlreadyManaged { .. }) => Err(Failure::new(e.to_string())),
+                    // its Delete cleans up; never a group that belongs to someone
+                    // else, nor one the policy refused (nothing was written).
+                    Err(e @ (DeployError::AlreadyManaged { .. } | DeployError::Refused(_))) => {
+                        Err(Failure::new(e.to_string()))
+                    }
                     Err(e) => Err(Failure::new(e.to_string()).with_physical_resource_id(spec.target_group_arn)),
                 }
             }
@@ -287,7 +307,7 @@ mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::ports::TargetGroups;
-    use crate::spec::{ABSENT_TAG, SETTLED_TAG, VIEW_TAG};
+    use crate::spec::{DNS_MEMORY_TAG, SETTLED_TAG, VIEW_TAG};
     use crate::sync::SyncOptions;
 
     fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -423,7 +443,7 @@ mod tests {
             vec![
                 format!("AddTags {VIEW_TAG}"),
                 "DeregisterTargets".to_string(),
-                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {ABSENT_TAG} {SETTLED_TAG}"),
+                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {DNS_MEMORY_TAG} {SETTLED_TAG}"),
             ]
         );
     }
@@ -439,6 +459,51 @@ mod tests {
         let arn = e.elb().group("db", Some("rds-proxy:nope"));
         let unresolvable = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:nope")), &|_| {}).await.unwrap();
         assert!(unresolvable.notes.iter().any(|n| n.contains("rds-proxy:nope")));
+    }
+
+    fn narrowed(engine: SyncEngine<FakeElb, FakeRds, FakeDns>) -> SyncEngine<FakeElb, FakeRds, FakeDns> {
+        use crate::exposure::{AllowedSources, ExposurePolicy, TargetGroupScope};
+        engine.with_exposure(ExposurePolicy {
+            sources: AllowedSources::parse("rds-proxy:py").unwrap(),
+            target_groups: TargetGroupScope::parse("db-*").unwrap(),
+            ..ExposurePolicy::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn create_and_update_refused_by_the_policy_write_nothing() {
+        let e = narrowed(engine());
+        let arn = e.elb().group("db-a", None);
+        let err = e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap_err();
+        assert!(matches!(err, DeployError::Refused(Refusal::SourcesNotAllowed { .. })), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("db-a") && text.contains("rds-proxy:px") && text.contains("(rds-proxy:py)"), "{text}");
+        // An Update to refused sources leaves the allowed ones in place.
+        e.deploy(&spec(&arn, "rds-proxy:py"), None, &|_| {}, &mut Vec::new()).await.unwrap();
+        let before = e.elb().mutating_calls.lock().unwrap().len();
+        let (refused, allowed) = (spec(&arn, "rds-proxy:px"), spec(&arn, "rds-proxy:py"));
+        let update = e.deploy(&refused, Some(&allowed), &|_| {}, &mut Vec::new()).await;
+        assert!(matches!(update, Err(DeployError::Refused(_))));
+        assert_eq!(e.elb().mutating_calls.lock().unwrap().len(), before, "nothing written");
+        assert_eq!(e.elb().tags(&arn).await.unwrap()[SOURCES_TAG], "rds-proxy:py");
+
+        let outside = e.elb().group("web", None);
+        let err = e.deploy(&spec(&outside, "rds-proxy:py"), None, &|_| {}, &mut Vec::new()).await.unwrap_err();
+        assert!(err.to_string().contains("target group web is outside NLB_SYNC_TARGET_GROUPS (db-*)"), "{err}");
+        assert!(e.elb().calls_naming(&outside).is_empty());
+    }
+
+    #[tokio::test]
+    async fn delete_leaves_a_group_out_of_scope_as_it_is() {
+        let e = engine();
+        let arn = e.elb().group("web", None);
+        e.deploy(&spec(&arn, "rds-proxy:px"), None, &|_| {}, &mut Vec::new()).await.unwrap();
+        let e = narrowed(e);
+        let before = e.elb().group_calls.lock().unwrap().len();
+        let done = e.delete_resource(&arn, Some(&spec(&arn, "rds-proxy:px")), &|_| {}).await.unwrap();
+        assert!(done.notes[0].contains("outside NLB_SYNC_TARGET_GROUPS"), "{:?}", done.notes);
+        assert_eq!(e.elb().group_calls.lock().unwrap().len(), before, "no call named the group");
+        assert_eq!(e.elb().held(&arn).len(), 2);
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
 use crate::spec::Source;
 use crate::sync::SyncEngine;
-use crate::target::{AddressFamilies, is_private};
+use crate::target::AddressFamilies;
 
 /// One lookup made while resolving, with what came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,8 @@ pub enum AddressRole {
 pub struct AddressCheck {
     pub ip: IpAddr,
     pub role: AddressRole,
-    /// RFC 1918, 100.64.0.0/10 or fc00::/7: only these are ever registered.
+    /// Within the addresses sync registers: RFC 1918, 100.64.0.0/10 or
+    /// fc00::/7, or the installer's `NLB_SYNC_ALLOWED_CIDRS` when set.
     pub private: bool,
 }
 
@@ -168,7 +169,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let answer = resolver.resolve(source, families).await;
         let mut addresses = Vec::new();
         if let Ok(resolution) = &answer.outcome {
-            let check = |ip: &IpAddr, role| AddressCheck { ip: *ip, role, private: is_private(ip) };
+            let allowed = &self.exposure().addresses;
+            let check = |ip: &IpAddr, role| AddressCheck { ip: *ip, role, private: allowed.admits(ip) };
             addresses.extend(resolution.addresses.iter().map(|ip| check(ip, AddressRole::Wanted)));
             addresses.extend(resolution.demoted.iter().map(|ip| check(ip, AddressRole::Demoted)));
         }

@@ -20,7 +20,7 @@ use crate::events::{
 };
 use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::spec::{ClusterRole, Source};
-use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine};
+use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo};
 
 /// How long and how often to re-check after an event.
@@ -34,15 +34,31 @@ pub struct Watch {
 }
 
 impl WatchOutcome {
-    /// The runs worth a decision line: each that changed a target group, and the last.
+    /// The runs worth a decision line: each that changed or refused a target
+    /// group, and the last.
     pub fn reported_runs(&self) -> impl Iterator<Item = &RunOutcome> {
         let last = self.runs_made.len().saturating_sub(1);
         self.runs_made
             .iter()
             .enumerate()
-            .filter(move |(i, run)| *i == last || run.groups.iter().any(|g| g.changed()))
+            .filter(move |(i, run)| {
+                *i == last || run.groups.iter().any(|g| g.changed() || g.error.as_ref().is_some_and(is_refusal))
+            })
             .map(|(_, run)| run)
     }
+
+    /// What must fail the invocation: the refusals met on the way (a refused
+    /// group is left out of later re-checks) and the last run's other errors.
+    pub fn errors(&self) -> Vec<RunError> {
+        let last = self.runs_made.last().map(RunOutcome::errors).unwrap_or_default();
+        let mut errors = self.refused.clone();
+        errors.extend(last.into_iter().filter(|e| !matches!(e, RunError::TargetGroup(error) if is_refusal(error))));
+        errors
+    }
+}
+
+fn is_refusal(error: &SyncError) -> bool {
+    error.refusal().is_some()
 }
 
 /// What following an event achieved.
@@ -60,10 +76,18 @@ pub struct WatchOutcome {
     pub converged_at_ms: Option<u64>,
     /// Every run, first to last.
     pub runs_made: Vec<RunOutcome>,
+    /// Groups the installer's policy refused, each once (as the run that met
+    /// the refusal reported it).
+    pub refused: Vec<RunError>,
 }
 
+/// Each group's desired set; a refused group (re-checked no more) has none.
 fn desired_sets(run: &RunOutcome) -> BTreeSet<(String, BTreeSet<Target>)> {
-    run.groups.iter().map(|g| (g.arn.clone(), g.desired())).collect()
+    run.groups
+        .iter()
+        .filter(|g| !g.error.as_ref().is_some_and(is_refusal))
+        .map(|g| (g.arn.clone(), g.desired()))
+        .collect()
 }
 
 /// What one batch of messages led to.
@@ -87,7 +111,10 @@ impl BatchOutcome {
         if self.errors.is_empty() {
             return Ok(self);
         }
-        let total = self.last_run().map_or(1, |r| r.groups.len().max(1));
+        // Every group followed, including those refused in an earlier run.
+        let followed: BTreeSet<&str> =
+            self.watch.iter().flat_map(|w| &w.runs_made).flat_map(|r| &r.groups).map(|g| g.arn.as_str()).collect();
+        let total = followed.len().max(1);
         Err(RunFailed { errors: self.errors, total })
     }
 }
@@ -147,6 +174,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let groups = self.managed_target_groups().await?;
         let groups: Vec<TargetGroupInfo> = groups
             .into_iter()
+            // A group out of the policy's scope is not followed (nor read further).
+            .filter(|g| self.exposure().covers(g))
             .filter(|g| match g.spec() {
                 Ok(Some(spec)) => spec.sources.iter().any(|s| depends_on(s, event, kind, &related)),
                 // An unreadable spec is the scheduled run's to report.
@@ -201,13 +230,30 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         watch: Watch,
         retired: &BTreeSet<IpAddr>,
     ) -> WatchOutcome {
-        let mut selection = Selection::Listed(groups.to_vec());
-        let mut outcome =
-            WatchOutcome { runs: 0, settled: false, changed: false, converged_at_ms: None, runs_made: Vec::new() };
+        let mut watched: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
+        let mut listed = Some(groups.to_vec());
+        let mut outcome = WatchOutcome {
+            runs: 0,
+            settled: false,
+            changed: false,
+            converged_at_ms: None,
+            runs_made: Vec::new(),
+            refused: Vec::new(),
+        };
         let mut first_desired = None;
         loop {
+            let selection = match listed.take() {
+                Some(groups) => Selection::Listed(groups),
+                None => Selection::Only(watched.clone()),
+            };
             let run = self.sync_retiring(&selection, retired).await;
             outcome.runs += 1;
+            // A refusal does not pass with time: the group is reported once and
+            // not re-checked.
+            for group in run.groups.iter().filter(|g| g.error.as_ref().is_some_and(is_refusal)) {
+                watched.retain(|arn| *arn != group.arn);
+                outcome.refused.extend(group.error.clone().map(RunError::TargetGroup));
+            }
             // The event's own change: an answer moved since the first run, or a
             // run changed a group where that is the event's doing. For a
             // cluster event that is a group following the cluster's writer;
@@ -218,17 +264,21 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             let desired = desired_sets(&run);
             let first = first_desired.get_or_insert_with(|| desired.clone());
             outcome.changed |= event_change || *first != desired;
-            outcome.settled = run.errors().is_empty() && run.groups.iter().all(|g| g.held_back().is_empty());
+            outcome.settled =
+                run.groups.iter().all(|g| g.error.as_ref().is_none_or(is_refusal) && g.held_back().is_empty())
+                    && run.error.is_none();
             if outcome.settled && outcome.changed && outcome.converged_at_ms.is_none() {
                 outcome.converged_at_ms = Some(now_millis());
             }
             let done = outcome.settled && (follow_up == FollowUp::SyncNow || outcome.changed);
-            let last = done || Instant::now() + watch.recheck >= watch.deadline || self.options().dry_run;
+            let last = done
+                || watched.is_empty()
+                || Instant::now() + watch.recheck >= watch.deadline
+                || self.options().dry_run;
             outcome.runs_made.push(run);
             if last {
                 return outcome;
             }
-            selection = Selection::Only(groups.iter().map(|g| g.arn.clone()).collect());
             tokio::time::sleep(watch.recheck).await;
         }
     }
@@ -293,9 +343,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 &retired,
             ))
             .await;
-            if let Some(last) = watch.runs_made.last() {
-                batch.errors.extend(last.errors());
-            }
+            batch.errors.extend(watch.errors());
             for (index, target_groups) in followed {
                 if let RecordOutcome::Event { decision, .. } = &mut batch.records[index] {
                     *decision = EventDecision::Followed(Followed {
@@ -534,6 +582,41 @@ mod tests {
         let failed = batch.into_result().unwrap_err();
         assert_eq!(failed.total, 1);
         assert!(failed.to_string().starts_with("1 of 1 target group(s) failed to sync: "), "{failed}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_group_fails_the_batch_once_and_is_not_rechecked() {
+        use crate::exposure::{AllowedSources, ExposurePolicy, TargetGroupScope};
+        let e = fixture().with_exposure(ExposurePolicy {
+            sources: AllowedSources::parse("rds-cluster:*").unwrap(),
+            target_groups: TargetGroupScope::parse("writer refused").unwrap(),
+            ..ExposurePolicy::default()
+        });
+        let writer = e.elb().group("writer", Some("rds-cluster:prod"));
+        let refused = e.elb().group("refused", Some("rds-cluster:prod dns:files.internal"));
+        let outside = e.elb().group("outside", Some("rds-cluster:prod"));
+        e.sync(&Selection::AllManaged).await;
+        // "Failover started": the watch re-checks until the writer moves, which it never does here.
+        let messages = vec![notification("db-cluster", "prod", "RDS-EVENT-0073")];
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let batch = e.follow_events(&sns(&messages), Duration::from_millis(20), deadline).await;
+
+        let watch = batch.watch.as_ref().unwrap();
+        assert!(watch.runs >= 3, "the writer group is still watched: {} runs", watch.runs);
+        let runs_with_refused = watch.runs_made.iter().filter(|r| r.groups.iter().any(|g| g.arn == refused)).count();
+        assert_eq!(runs_with_refused, 1, "the refused group is not re-checked");
+        assert_eq!(e.elb().held(&writer), vec!["10.0.1.1"]);
+        assert!(e.elb().calls_naming(&refused).is_empty() && e.elb().calls_naming(&outside).is_empty());
+        assert!(
+            watch.runs_made.iter().all(|r| r.groups.iter().all(|g| g.arn != outside)),
+            "out of scope: not followed"
+        );
+        assert_eq!(batch.errors.len(), 1, "{:?}", batch.errors);
+        assert!(batch.errors[0].to_string().contains("source dns:files.internal is not allowed"), "{:?}", batch.errors);
+        let reported: Vec<&RunOutcome> = watch.reported_runs().collect();
+        assert!(reported[0].groups.iter().any(|g| g.arn == refused), "its decision line is written");
+        let failed = batch.into_result().unwrap_err();
+        assert_eq!(failed.total, 2, "{failed}");
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! In-memory stand-ins for the RDS API, DNS and ELB, for unit tests only.
+//! In-memory stand-ins for the RDS API, DNS, ELB and the lease table, for unit
+//! tests only.
 //! (The real adapters are tested against moto in `tests/`.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -6,11 +7,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::failure::ApiFailure;
+use crate::permissions::PortCall;
 use crate::ports::{
-    ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, RdsDirectory,
-    RdsError, TargetGroups,
+    BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseFuture, LeaseStore,
+    RdsDirectory, RdsError, TargetGroups,
 };
-use crate::spec::{ABSENT_TAG, PORT_TAG, SETTLED_TAG, SOURCES_TAG, VIEW_TAG};
+use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SETTLED_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -25,6 +28,8 @@ pub struct FakeRds {
     pub answers_in_bulk: std::sync::atomic::AtomicBool,
     /// Bulk lookups made.
     pub bulk_calls: AtomicUsize,
+    /// Which methods were called (`permissions.rs` lists what each command may call).
+    pub port_calls: PortCalls,
 }
 
 impl FakeRds {
@@ -59,29 +64,35 @@ impl FakeRds {
 
 impl RdsDirectory for FakeRds {
     async fn cluster_members(&self, id: &str) -> Result<Vec<ClusterMember>, RdsError> {
+        self.port_calls.record(PortCall::ClusterMembers);
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::task::yield_now().await;
         self.clusters.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB cluster", id: id.into() })
     }
     async fn instance_endpoint(&self, id: &str) -> Result<Endpoint, RdsError> {
+        self.port_calls.record(PortCall::InstanceEndpoint);
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.instances.lock().unwrap().get(id).cloned().ok_or(RdsError::NotFound { kind: "DB instance", id: id.into() })
     }
     async fn proxy_endpoint(&self, name: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {
+        self.port_calls.record(PortCall::ProxyEndpoint);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let key = (name.to_string(), endpoint.map(str::to_string));
         self.proxies.lock().unwrap().get(&key).cloned().ok_or(RdsError::NotFound { kind: "RDS Proxy", id: name.into() })
     }
     async fn blue_green_deployment(&self, id: &str) -> Result<BlueGreenDeployment, RdsError> {
+        self.port_calls.record(PortCall::BlueGreenDeployment);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let found = self.deployments.lock().unwrap().get(id).cloned();
         found.ok_or(RdsError::NotFound { kind: "Blue/Green deployment", id: id.into() })
     }
     async fn global_role(&self, cluster_id: &str) -> Result<GlobalRole, RdsError> {
+        self.port_calls.record(PortCall::GlobalRole);
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(self.global_roles.lock().unwrap().get(cluster_id).cloned().unwrap_or(GlobalRole::NotGlobal))
     }
     async fn clusters_in_bulk(&self, ids: &[String]) -> Result<HashMap<String, Vec<ClusterMember>>, RdsError> {
+        self.port_calls.record(PortCall::ClustersInBulk);
         if !self.answers_in_bulk.load(Ordering::SeqCst) {
             return Ok(HashMap::new());
         }
@@ -94,6 +105,7 @@ impl RdsDirectory for FakeRds {
         cluster_ids: &[String],
         instance_ids: &[String],
     ) -> Result<HashMap<String, Endpoint>, RdsError> {
+        self.port_calls.record(PortCall::InstancesInBulk);
         if !self.answers_in_bulk.load(Ordering::SeqCst) {
             return Ok(HashMap::new());
         }
@@ -105,9 +117,14 @@ impl RdsDirectory for FakeRds {
     }
 }
 
+/// Answers given in turn, and the index of the next one.
+pub type Rotation = (Vec<Vec<IpAddr>>, usize);
+
 #[derive(Default)]
 pub struct FakeDns {
     pub records: Mutex<HashMap<String, Vec<IpAddr>>>,
+    /// Names that answer a list of answers in turn, one per query.
+    pub rotations: Mutex<HashMap<String, Rotation>>,
     pub failing: Mutex<BTreeSet<String>>,
     pub queries: AtomicUsize,
 }
@@ -119,6 +136,11 @@ impl FakeDns {
     pub fn fail(&self, name: &str) {
         self.failing.lock().unwrap().insert(name.into());
     }
+    /// `name` answers each of `answers` in turn, one per query, then starts over.
+    pub fn rotate(&self, name: &str, answers: &[&[&str]]) {
+        let answers = answers.iter().map(|answer| answer.iter().map(|a| a.parse().unwrap()).collect()).collect();
+        self.rotations.lock().unwrap().insert(name.into(), (answers, 0));
+    }
 }
 
 impl DnsLookup for FakeDns {
@@ -127,6 +149,11 @@ impl DnsLookup for FakeDns {
         tokio::task::yield_now().await;
         if self.failing.lock().unwrap().contains(name) {
             return Err(DnsError::Failed { name: name.into(), message: "timed out".into() });
+        }
+        if let Some((answers, next)) = self.rotations.lock().unwrap().get_mut(name) {
+            let answer = answers[*next % answers.len()].iter().filter(|ip| families.admits(ip)).copied().collect();
+            *next += 1;
+            return Ok(answer);
         }
         let found: BTreeSet<IpAddr> = self
             .records
@@ -167,6 +194,11 @@ pub struct FakeElb {
     pub describes: AtomicUsize,
     /// `state` calls (DescribeTargetHealth).
     pub health_reads: AtomicUsize,
+    /// Every call that names one group beyond listing it with its tags:
+    /// (`DescribeTargetHealth` and the mutating calls, target group ARN).
+    pub group_calls: Mutex<Vec<(&'static str, String)>>,
+    /// Which methods were called (`permissions.rs` lists what each command may call).
+    pub port_calls: PortCalls,
 }
 
 impl Default for FakeElb {
@@ -182,6 +214,8 @@ impl Default for FakeElb {
             mutating_calls: Mutex::default(),
             describes: AtomicUsize::default(),
             health_reads: AtomicUsize::default(),
+            group_calls: Mutex::default(),
+            port_calls: PortCalls::default(),
         }
     }
 }
@@ -208,19 +242,25 @@ impl FakeElb {
         self.targets.lock().unwrap().get(arn).map(|m| m.keys().map(|t| t.ip.to_string()).collect()).unwrap_or_default()
     }
 
+    /// The calls beyond listing that named `arn` (see `group_calls`).
+    pub fn calls_naming(&self, arn: &str) -> Vec<&'static str> {
+        self.group_calls.lock().unwrap().iter().filter(|(_, a)| a == arn).map(|(call, _)| *call).collect()
+    }
+
     /// Records a mutating call; the AccessDenied the tag-scoped permissions
     /// would answer, if any. `keys`: the tag keys an AddTags or RemoveTags
     /// writes or removes.
     fn refusal(&self, operation: &'static str, arn: &str, keys: &[&str]) -> Option<ElbError> {
         let call = std::iter::once(operation).chain(keys.iter().copied()).collect::<Vec<_>>().join(" ");
         self.mutating_calls.lock().unwrap().push(call);
+        self.group_calls.lock().unwrap().push((operation, arn.to_string()));
         if !*self.tag_scoped_permissions.lock().unwrap() {
             return None;
         }
         let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
         let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
         let allowed = if tagged {
-            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG, SETTLED_TAG])
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, DNS_MEMORY_TAG, SETTLED_TAG])
         } else {
             // Only an AddTags that gives the group its sources tag (and the port tag).
             operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])
@@ -232,20 +272,26 @@ impl FakeElb {
 
 impl TargetGroups for FakeElb {
     async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
+        self.port_calls.record(PortCall::ListManaged);
         Ok(self.groups.lock().unwrap().iter().filter(|g| g.tags.contains_key(SOURCES_TAG)).cloned().collect())
     }
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
         self.describes.fetch_add(1, Ordering::SeqCst);
+        self.port_calls.record(PortCall::Describe);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
     async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.port_calls.record(PortCall::DescribeByName);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.name == name).cloned())
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
         self.health_reads.fetch_add(1, Ordering::SeqCst);
+        self.port_calls.record(PortCall::State);
+        self.group_calls.lock().unwrap().push(("DescribeTargetHealth", arn.to_string()));
         Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
     }
     async fn register(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::Register);
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if let Some(denied) = self.refusal("RegisterTargets", arn, &[]) {
             return Err(denied);
@@ -262,6 +308,7 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn deregister(&self, arn: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::Deregister);
         self.mutations.fetch_add(1, Ordering::SeqCst);
         if let Some(denied) = self.refusal("DeregisterTargets", arn, &[]) {
             return Err(denied);
@@ -273,9 +320,11 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
+        self.port_calls.record(PortCall::Tags);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).map(|g| g.tags.clone()).unwrap_or_default())
     }
     async fn add_tags(&self, arn: &str, tags: &[(&str, String)]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::AddTags);
         self.tag_writes.fetch_add(1, Ordering::SeqCst);
         let keys: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
         if let Some(denied) = self.refusal("AddTags", arn, &keys) {
@@ -289,6 +338,7 @@ impl TargetGroups for FakeElb {
         Ok(())
     }
     async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ElbError> {
+        self.port_calls.record(PortCall::RemoveTags);
         if let Some(denied) = self.refusal("RemoveTags", arn, keys) {
             return Err(denied);
         }
@@ -301,22 +351,32 @@ impl TargetGroups for FakeElb {
     }
 }
 
+/// The port methods a fake was asked, as [`PortCall`]s.
+#[derive(Default)]
+pub struct PortCalls(Mutex<BTreeSet<PortCall>>);
+
+impl PortCalls {
+    pub fn record(&self, call: PortCall) {
+        self.0.lock().unwrap().insert(call);
+    }
+    pub fn take(&self) -> BTreeSet<PortCall> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
 /// An in-memory lease table that keeps other runs out, like DynamoDB's
-/// conditional write (`SimLeases` in the simulation adds delays).
+/// conditional write (`SimLeases` in the simulation adds delays), recording
+/// the calls.
 #[derive(Default)]
 pub struct FakeLeases {
     /// key -> (owner, until Unix ms)
     pub leases: Mutex<HashMap<String, (String, u64)>>,
+    pub port_calls: PortCalls,
 }
 
-impl crate::ports::LeaseStore for FakeLeases {
-    fn acquire<'a>(
-        &'a self,
-        key: &'a str,
-        owner: &'a str,
-        now_ms: u64,
-        until_ms: u64,
-    ) -> crate::ports::LeaseFuture<'a, bool> {
+impl LeaseStore for FakeLeases {
+    fn acquire<'a>(&'a self, key: &'a str, owner: &'a str, now_ms: u64, until_ms: u64) -> LeaseFuture<'a, bool> {
+        self.port_calls.record(PortCall::LeaseAcquire);
         Box::pin(async move {
             let mut leases = self.leases.lock().unwrap();
             let free = leases.get(key).is_none_or(|(holder, until)| *until < now_ms || holder == owner);
@@ -326,7 +386,8 @@ impl crate::ports::LeaseStore for FakeLeases {
             Ok(free)
         })
     }
-    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> crate::ports::LeaseFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> LeaseFuture<'a, ()> {
+        self.port_calls.record(PortCall::LeaseRelease);
         Box::pin(async move {
             let mut leases = self.leases.lock().unwrap();
             if leases.get(key).is_some_and(|(holder, _)| holder == owner) {
@@ -335,7 +396,8 @@ impl crate::ports::LeaseStore for FakeLeases {
             Ok(())
         })
     }
-    fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> crate::ports::LeaseFuture<'a, bool> {
+    fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> LeaseFuture<'a, bool> {
+        self.port_calls.record(PortCall::LeaseIsHeld);
         Box::pin(async move { Ok(self.leases.lock().unwrap().get(key).is_some_and(|(_, until)| *until >= now_ms)) })
     }
 }

@@ -20,7 +20,7 @@ use crate::clock::now_millis;
 use crate::managed::ManagedGroup;
 use crate::plan::HoldReason;
 use crate::ports::{DnsLookup, RdsDirectory, TargetGroups};
-use crate::spec::ABSENT_TAG;
+use crate::spec::DNS_MEMORY_TAG;
 use crate::sync::{Decision, GroupOutcome, SyncEngine, SyncError};
 use crate::target::TargetGroupInfo;
 
@@ -108,8 +108,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let Some(lease) = self.take_lease(&info.arn, &target_group).await? else {
             // Decided on the view from before, only to say what is held back.
             let resolver = self.resolver();
-            let absent = info.tags.get(ABSENT_TAG).map(String::as_str);
-            let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, absent).await.map_err(elb)?;
+            let memory = info.tags.get(DNS_MEMORY_TAG).map(String::as_str);
+            let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, memory).await.map_err(elb)?;
             decision.plan.hold_everything(HoldReason::AnotherRunApplying);
             return Ok(decision);
         };
@@ -117,8 +117,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             // A new resolver: lookups sent now, after every earlier holder finished.
             let resolver = self.resolver();
             let tags = self.current_tags(&info.arn).await.map_err(elb)?;
-            let absent = tags.get(ABSENT_TAG).map(String::as_str);
-            let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, absent).await.map_err(elb)?;
+            let memory = tags.get(DNS_MEMORY_TAG).map(String::as_str);
+            let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, memory).await.map_err(elb)?;
             self.apply_decision(&info.arn, &target_group, &mut decision, &lease, outcome).await?;
             self.stamp_settled(&info.arn, &tags, &decision, &lease).await.map_err(elb)?;
             Ok(decision)

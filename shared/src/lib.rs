@@ -6,10 +6,15 @@
 //! The three Lambda binaries and the `nlb-target-sync` command line use only
 //! what this page re-exports:
 //!
-//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables), [`engine_from_env`]
-//!   and [`engine_with`] give an [`AwsSyncEngine`], a [`SyncEngine`] over the
-//!   real adapters; [`load_config_with`] loads the AWS configuration for a
-//!   profile and Region.
+//! - Setting up: [`Settings`] (the `NLB_SYNC_*` variables, the
+//!   [`ExposurePolicy`] among them), [`engine_from_env`] (a Lambda
+//!   function's) and [`engine_with`] (for where it [`RunsIn`]) give an
+//!   [`AwsSyncEngine`], a [`SyncEngine`] over the real adapters;
+//!   [`load_config_with`] loads the AWS configuration for a profile and Region.
+//! - A failed AWS call: [`ApiFailure`], its [`Cause`] and [`FailureKind`], and
+//!   the fix worded for where the code runs; `failure_mut` on the errors
+//!   ([`OperateError::failure_mut`]) reaches it. [`IamAction`], [`PortCall`]
+//!   and [`Operation`]: the IAM actions behind each call and each command.
 //! - Asking the engine: [`SyncEngine::sync`] (a run, [`RunOutcome`]),
 //!   [`SyncEngine::on_schedule`], [`SyncEngine::follow_events`]
 //!   ([`BatchOutcome`]), [`SyncEngine::on_resource_request`], and the
@@ -24,10 +29,14 @@
 //! # The layers inside (`docs/architecture.md` has the whole picture)
 //!
 //! - The pure domain: `spec` (the tag grammar), `target`, `managed` (whether
-//!   a target group can be synced), `resolution` (what a source resolved to),
-//!   `plan` (the sync decision), `events` (the RDS event table).
+//!   a target group can be synced), `exposure` (the installer's policy over
+//!   sources, addresses and target groups), `resolution` (what a source resolved to),
+//!   `plan` (the sync decision), `name_memory` and `rotation` (what a group
+//!   remembers of its `dns:` names and how a run's answers change it),
+//!   `memory_tag` (that memory as a tag value), `events` (the RDS event table).
 //! - `ports`: what the domain needs from outside (target groups, the RDS API,
-//!   DNS), as traits with their error types; `clock`.
+//!   DNS, leases), as traits with their error types; `failure` (a failed AWS
+//!   call and its advice); `permissions` (the IAM actions); `clock`.
 //! - The engine: `resolve` (sources to addresses, shared within a run),
 //!   `sync` ([`SyncEngine`], the only way anything reaches the ports) and
 //!   `settle` (a sync, a wait for health, the run that finishes
@@ -46,7 +55,9 @@ pub mod custom_resource;
 mod deploy;
 mod events;
 mod explain;
+mod exposure;
 mod failover;
+mod failure;
 #[cfg(test)]
 mod fakes;
 #[cfg(feature = "lambda")]
@@ -54,12 +65,16 @@ mod inbound;
 mod lease;
 mod listing;
 mod managed;
+mod memory_tag;
+mod name_memory;
 mod operate;
+mod permissions;
 mod plan;
 mod ports;
 pub mod report;
 mod resolution;
 mod resolve;
+mod rotation;
 mod schedule;
 mod settle;
 mod settled;
@@ -82,13 +97,16 @@ pub use config::{
 pub use deploy::{DeployError, ResourceSpec};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
+pub use exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, Pattern, PolicyError, Refusal, TargetGroupScope};
 pub use failover::{BatchOutcome, EventDecision, RecordOutcome};
+pub use failure::{ApiFailure, Cause, FailureKind, RunsIn};
 #[cfg(feature = "lambda")]
 pub use inbound::rds_events;
 pub use managed::GroupError;
 pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
+pub use permissions::{IamAction, Operation, PortCall};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
-pub use ports::{ClusterMember, DnsData, DnsRecord, Endpoint, RdsError};
+pub use ports::{ClusterMember, DnsData, DnsRecord, ElbError, Endpoint, RdsError};
 pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
 pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};
@@ -100,7 +118,8 @@ pub use usage::ApiUsage;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::plan::plan_with_absence;
+    pub use crate::exposure::AllowedAddresses;
+    pub use crate::plan::plan_with_history;
     pub use crate::resolution::{Resolution, SourceAnswer};
     pub use crate::spec::Source;
     pub use crate::target::{Target, TargetGroupState, TargetHealth};

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::exposure::{AllowedAddresses, Refusal};
+use crate::failure::ApiFailure;
 use crate::managed::GroupError;
 use crate::plan::{Unresolved, unresolved};
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
@@ -15,7 +17,7 @@ use crate::resolution::SourceAnswer;
 use crate::settle::Settled;
 use crate::spec::{SOURCES_TAG, Source, SpecError, SyncSpec, VIEW_TAG};
 use crate::sync::{RunError, Selection, SyncEngine, SyncError, spec_tags};
-use crate::target::{HealthDetail, Target, TargetGroupInfo, TargetHealth, is_private};
+use crate::target::{HealthDetail, Target, TargetGroupInfo, TargetHealth};
 
 /// How often `apply --wait-healthy` re-reads target health.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
@@ -27,10 +29,25 @@ pub enum OperateError {
     Group(#[from] GroupError),
     #[error("{0}; nothing was written")]
     Refused(#[from] SpecError),
+    /// The installer's policy (`NLB_SYNC_*` allow-lists) does not allow it.
+    #[error(transparent)]
+    NotAllowed(#[from] Refusal),
     #[error(transparent)]
     Elb(#[from] ElbError),
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+impl OperateError {
+    /// The failed AWS call's answer, when one AWS call made the command
+    /// fail: its kind and its fix, which the command line can show apart.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            OperateError::Elb(error) => Some(&mut error.failure),
+            OperateError::Run(error) => error.failure_mut(),
+            OperateError::Group(_) | OperateError::Refused(_) | OperateError::NotAllowed(_) => None,
+        }
+    }
 }
 
 /// One target of a target group's status: registered, wanted, or both.
@@ -94,14 +111,17 @@ pub fn spec_from_tokens(tokens: &[String], port: Option<u16>) -> Result<SyncSpec
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
-    /// A target group by ARN (`arn:...`) or by name.
+    /// A target group by ARN (`arn:...`) or by name; one outside the
+    /// policy's scope is refused (a command reads it no further).
     pub async fn find_target_group(&self, reference: &str) -> Result<TargetGroupInfo, OperateError> {
         let found = if reference.starts_with("arn:") {
             self.target_group(reference).await?
         } else {
             self.target_groups_by_name(reference).await?
         };
-        found.ok_or_else(|| GroupError::NotFound { target_group: reference.to_string() }.into())
+        let info = found.ok_or_else(|| GroupError::NotFound { target_group: reference.to_string() })?;
+        self.admit(&info, &[])?;
+        Ok(info)
     }
 
     /// The run selection for target groups named by ARN or name; none: every
@@ -122,7 +142,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Resolves the sources (sharing lookups) and reads health; changes nothing.
     pub async fn status(&self, references: &[String]) -> Result<Vec<GroupStatus>, OperateError> {
         let groups = if references.is_empty() {
-            self.managed_target_groups().await.map_err(RunError::ListTargetGroups)?
+            let mut managed = self.managed_target_groups().await.map_err(RunError::ListTargetGroups)?;
+            managed.retain(|group| self.exposure().covers(group));
+            managed
         } else {
             let mut found = Vec::new();
             for reference in references {
@@ -131,6 +153,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             found
         };
         let resolver = self.resolver();
+        // Like a run: the RDS resources of many groups are looked up in bulk.
+        self.prefetch(&resolver, groups.iter()).await;
         let mut statuses = Vec::new();
         for info in groups {
             let mut status = GroupStatus {
@@ -160,8 +184,14 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             if let Some(spec) = &spec {
                 status.sources = spec.sources.clone();
                 status.port = spec.port.or(info.port);
-                for source in &spec.sources {
-                    answers.push(resolver.resolve(source, info.families).await);
+                match self.admit(&info, &spec.sources) {
+                    // Sources the policy refuses are not looked up: nothing wants their addresses.
+                    Err(refusal) => status.error = Some(refusal.into()),
+                    Ok(()) => {
+                        for source in &spec.sources {
+                            answers.push(resolver.resolve(source, info.families).await);
+                        }
+                    }
                 }
             }
             if let Err(error) = info.require_ip() {
@@ -169,7 +199,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
             match self.target_health(&info.arn).await {
                 Ok(state) => {
-                    status.targets = target_statuses(&answers, status.port, &state.targets, &state.details);
+                    let allowed = &self.exposure().addresses;
+                    status.targets = target_statuses(&answers, status.port, allowed, &state.targets, &state.details);
                 }
                 Err(error) => status.error = Some(SyncError::Elb { target_group: info.name.clone(), error }),
             }
@@ -187,10 +218,12 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 
     /// Writes the sync tags of a target group (by name or ARN): `spec` comes
-    /// from [`spec_from_tokens`], so bad tokens never reach ELB.
+    /// from [`spec_from_tokens`], so bad tokens never reach ELB, and sources
+    /// the installer's policy refuses are never written.
     pub async fn tag(&self, reference: &str, spec: SyncSpec) -> Result<Tagged, OperateError> {
         let info = self.find_target_group(reference).await?;
         info.require_ip()?;
+        self.admit(&info, &spec.sources)?;
         self.write_spec(&info, &spec).await?;
         Ok(Tagged {
             previous: info.tags.get(SOURCES_TAG).cloned(),
@@ -214,11 +247,12 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     }
 }
 
-/// Every registered target and every wanted one (a private address a source
-/// answered, on `port`), with the sources that want it.
+/// Every registered target and every wanted one (an address a source
+/// answered that `allowed` admits, on `port`), with the sources that want it.
 fn target_statuses(
     answers: &[SourceAnswer],
     port: Option<u16>,
+    allowed: &AllowedAddresses,
     registered: &BTreeMap<Target, TargetHealth>,
     details: &BTreeMap<Target, HealthDetail>,
 ) -> Vec<TargetStatus> {
@@ -226,7 +260,7 @@ fn target_statuses(
     if let Some(port) = port {
         for answer in answers {
             let Ok(resolution) = &answer.outcome else { continue };
-            for ip in resolution.addresses.iter().filter(|ip| is_private(ip)) {
+            for ip in resolution.addresses.iter().filter(|ip| allowed.admits(ip)) {
                 wanted.entry(Target { ip: *ip, port }).or_default().push(answer.source.clone());
             }
         }
@@ -340,6 +374,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_policy_binds_tag_and_keeps_groups_out_of_scope_unread() {
+        use crate::exposure::{AllowedSources, ExposurePolicy, TargetGroupScope};
+        let e = engine(false).with_exposure(ExposurePolicy {
+            sources: AllowedSources::parse("rds-cluster:*").unwrap(),
+            target_groups: TargetGroupScope::parse("db-*").unwrap(),
+            ..ExposurePolicy::default()
+        });
+        let arn = e.elb().group("db-a", None);
+        let refused = e.tag("db-a", spec_from_tokens(&tokens(&["rds-cluster:prod", "dns:public.test"]), None).unwrap());
+        let err = refused.await.unwrap_err();
+        assert!(matches!(err, OperateError::NotAllowed(Refusal::SourcesNotAllowed { .. })), "{err}");
+        assert!(err.to_string().contains("source dns:public.test is not allowed"), "{err}");
+        assert!(e.elb().tags(&arn).await.unwrap().is_empty(), "nothing written");
+        e.tag("db-a", spec_from_tokens(&tokens(&["rds-cluster:prod"]), None).unwrap()).await.unwrap();
+
+        let outside = e.elb().group("web", Some("rds-cluster:prod"));
+        for result in [
+            e.select(&tokens(&["web"])).await.err(),
+            e.untag("web").await.err(),
+            e.status(&tokens(&["web"])).await.err(),
+        ] {
+            assert!(matches!(result, Some(OperateError::NotAllowed(Refusal::OutOfScope { .. }))), "{result:?}");
+        }
+        let every = e.status(&[]).await.unwrap();
+        assert_eq!(every.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), vec!["db-a"]);
+        assert!(e.elb().calls_naming(&outside).is_empty());
+        assert_eq!(e.elb().tags(&outside).await.unwrap()[SOURCES_TAG], "rds-cluster:prod");
+    }
+
+    #[tokio::test]
     async fn tag_writes_the_spec_and_untag_removes_every_sync_tag() {
         let e = engine(false);
         let arn = e.elb().group("plain", None);
@@ -349,9 +413,13 @@ mod tests {
         let tags = e.elb().tags(&arn).await.unwrap();
         assert_eq!(tags[SOURCES_TAG], "rds-cluster:prod:readers");
         assert_eq!(tags[PORT_TAG], "6432");
-        e.elb().add_tags(&arn, &[(crate::spec::ABSENT_TAG, "10.0.0.1@1".into())]).await.unwrap();
+        e.elb().add_tags(&arn, &[(crate::spec::DNS_MEMORY_TAG, "10.0.0.1@1".into())]).await.unwrap();
         let untagged = e.untag(&arn).await.unwrap();
-        assert_eq!(untagged.removed, vec![SOURCES_TAG, crate::spec::ABSENT_TAG, PORT_TAG], "what was really removed");
+        assert_eq!(
+            untagged.removed,
+            vec![SOURCES_TAG, crate::spec::DNS_MEMORY_TAG, PORT_TAG],
+            "what was really removed"
+        );
         assert!(e.elb().tags(&arn).await.unwrap().is_empty());
     }
 

@@ -3,10 +3,12 @@
 //!
 //! Rules (each has a unit test below):
 //! - The desired set is the union of every source's addresses, on one port.
-//! - Only private addresses are registered; any other is held back and makes the
+//! - Only allowed addresses are registered (the private ranges, or the
+//!   installer's `NLB_SYNC_ALLOWED_CIDRS`); any other is held back and makes the
 //!   view untrustworthy (a public answer usually means the wrong resolver).
-//! - When any source failed, resolved to nothing, or answered a public address,
-//!   nothing is deregistered (a DNS hiccup must never empty the target group).
+//! - When any source failed, resolved to nothing, or answered an address that
+//!   is not allowed, nothing is deregistered (a DNS hiccup must never empty the
+//!   target group).
 //! - A desired target that is draining is registered again.
 //! - A target registered on another port is deregistered with that port.
 //! - A healthy target whose address is no longer wanted is kept while no wanted
@@ -14,9 +16,12 @@
 //!   instance lost the identity the source follows (an old writer, the old blue
 //!   database after a switchover, a reader no longer in the cluster when every
 //!   source is a cluster): those go at once, healthy or not.
-//! - In a target group with a `dns:` source, an address no source answers is
-//!   deregistered only once it has been missing for the absence window (names
-//!   that answer rotating subsets must not flap).
+//! - An address no source answers that a `dns:` name of the group seen
+//!   rotating answered before is deregistered only once that name has missed
+//!   it for the absence window (names that answer rotating subsets must not
+//!   flap). Every other address no source answers (a moved name's, a removed
+//!   source's, an RDS source's) goes by make before break alone. Which names
+//!   rotate is remembered from run to run (`rotation`, `name_memory`).
 //! - Registrations always happen before deregistrations ([`Plan`] order).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,11 +30,14 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::exposure::AllowedAddresses;
 use crate::listing::joined;
+use crate::name_memory::DnsMemory;
 use crate::resolution::{Authority, ResolveError};
 use crate::resolution::{Resolution, SourceAnswer};
+use crate::rotation::recall;
 use crate::spec::Source;
-use crate::target::{Target, TargetGroupState, TargetHealth, is_private};
+use crate::target::{Target, TargetGroupState, TargetHealth};
 
 /// A source whose answer cannot be trusted to remove anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +61,11 @@ impl fmt::Display for Unresolved {
 pub enum HoldReason {
     /// Some sources failed or gave no address: the view is incomplete.
     SourcesUnresolved { sources: Vec<Unresolved> },
-    /// The address is not private, so it is never registered.
-    NotPrivate,
-    /// A source answered a non-private address, so the view is not trusted.
-    UntrustedAnswer { addresses: Vec<IpAddr> },
+    /// The address is not one `allowed` admits, so it is never registered.
+    AddressNotAllowed { allowed: AllowedAddresses },
+    /// A source answered addresses `allowed` does not admit, so the view is
+    /// not trusted.
+    UntrustedAnswer { addresses: Vec<IpAddr>, allowed: AllowedAddresses },
     /// The target is healthy and no wanted target is healthy yet.
     AwaitingHealthyReplacement,
     /// Another run applied a view resolved later than this run's (Unix ms).
@@ -64,8 +73,8 @@ pub enum HoldReason {
     /// Another run held the target group's lease for as long as this run
     /// waited: that run, or the next, makes the change.
     AnotherRunApplying,
-    /// A `dns:` name stopped answering the address only recently (Unix ms);
-    /// it may be a rotating answer.
+    /// A `dns:` name seen rotating stopped answering the address only
+    /// recently (Unix ms): it may come back in its next answers.
     AbsentTooShort { since_ms: u64, window_ms: u64 },
 }
 
@@ -75,14 +84,22 @@ impl fmt::Display for HoldReason {
             HoldReason::SourcesUnresolved { sources } => {
                 write!(f, "not deregistered because these sources did not resolve: {}", joined(sources, ", "))
             }
-            HoldReason::NotPrivate => f.write_str(
+            HoldReason::AddressNotAllowed { allowed: AllowedAddresses::PrivateRanges } => f.write_str(
                 "not registered: the address is not private (RFC 1918, 100.64.0.0/10, fc00::/7); \
                  a public answer usually means the function is not using the VPC's DNS resolver",
             ),
-            HoldReason::UntrustedAnswer { addresses } => write!(
+            HoldReason::AddressNotAllowed { allowed } => {
+                write!(f, "not registered: the address is outside NLB_SYNC_ALLOWED_CIDRS ({allowed})")
+            }
+            HoldReason::UntrustedAnswer { addresses, allowed: AllowedAddresses::PrivateRanges } => write!(
                 f,
                 "not deregistered because a source answered non-private addresses ({}); \
                  check that the function uses the VPC's DNS resolver",
+                joined(addresses, ", ")
+            ),
+            HoldReason::UntrustedAnswer { addresses, allowed } => write!(
+                f,
+                "not deregistered because a source answered addresses outside NLB_SYNC_ALLOWED_CIDRS ({allowed}): {}",
                 joined(addresses, ", ")
             ),
             HoldReason::NewerViewApplied { view_ms } => write!(
@@ -91,8 +108,8 @@ impl fmt::Display for HoldReason {
             ),
             HoldReason::AbsentTooShort { since_ms, window_ms } => write!(
                 f,
-                "kept for now: no source has answered it since {since_ms} ms (Unix); it is deregistered once it \
-                 has been missing for {} s, so a name that answers rotating subsets does not flap",
+                "kept for now: a dns: name that answers rotating subsets has not answered it since {since_ms} ms \
+                 (Unix); it is deregistered once it has been missing for {} s, so the rotation does not flap",
                 window_ms / 1000
             ),
             HoldReason::AnotherRunApplying => f.write_str(
@@ -146,17 +163,16 @@ pub struct Plan {
     pub held_back: Vec<HeldBack>,
     /// Sources that failed or gave no address.
     pub unresolved: Vec<Unresolved>,
-    /// Addresses held by the absence window, with when (Unix ms) they were
-    /// first missed: what the target group should remember for the next run.
-    pub absent_since: BTreeMap<IpAddr, u64>,
+    /// What the target group should remember of its `dns:` names for the
+    /// next run (empty when planned without a [`History`]).
+    pub memory: DnsMemory,
 }
 
-/// The absence window of a target group with `dns:` sources: which of its
-/// addresses were already missing (since when, Unix ms), the time now and the
-/// window's length.
+/// What a target group remembers of its `dns:` names from earlier runs, the
+/// time now and the absence window's length.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Absence {
-    pub since: BTreeMap<IpAddr, u64>,
+pub struct History {
+    pub memory: DnsMemory,
     pub now_ms: u64,
     pub window_ms: u64,
 }
@@ -177,9 +193,13 @@ impl Plan {
         self.register.is_empty() && self.deregister.is_empty()
     }
 
-    /// Non-private addresses some source answered.
+    /// Addresses some source answered that may not be registered.
     pub fn refused_addresses(&self) -> Vec<IpAddr> {
-        self.held_back.iter().filter(|h| h.reason == HoldReason::NotPrivate).map(|h| h.target.ip).collect()
+        self.held_back
+            .iter()
+            .filter(|h| matches!(h.reason, HoldReason::AddressNotAllowed { .. }))
+            .map(|h| h.target.ip)
+            .collect()
     }
 }
 
@@ -204,14 +224,16 @@ pub fn unresolved(answers: &[SourceAnswer]) -> Vec<Unresolved> {
         .collect()
 }
 
-/// Decides what to register and deregister, with the absence window applied
-/// when `absence` is given and a source is a `dns:` name. Pure: no I/O, no
-/// clock.
-pub fn plan_with_absence(
+/// Decides what to register and deregister. With a `history`, the absence
+/// window holds the addresses rotating `dns:` names stopped answering, and
+/// the plan says what to remember; without one there is no window. Only
+/// addresses `allowed` admits are registered. Pure: no I/O, no clock.
+pub fn plan_with_history(
     answers: &[SourceAnswer],
     port: u16,
     current: &TargetGroupState,
-    absence: Option<&Absence>,
+    history: Option<&History>,
+    allowed: &AllowedAddresses,
 ) -> Plan {
     let unresolved = unresolved(answers);
     let mut wanted_ips: BTreeSet<IpAddr> = BTreeSet::new();
@@ -222,15 +244,15 @@ pub fn plan_with_absence(
     }
 
     let mut plan = Plan::default();
-    let (private, public): (Vec<IpAddr>, Vec<IpAddr>) = wanted_ips.into_iter().partition(is_private);
-    for ip in &public {
+    let (admitted, refused): (Vec<IpAddr>, Vec<IpAddr>) = wanted_ips.into_iter().partition(|ip| allowed.admits(ip));
+    for ip in &refused {
         plan.held_back.push(HeldBack {
             target: Target { ip: *ip, port },
             action: Action::Register,
-            reason: HoldReason::NotPrivate,
+            reason: HoldReason::AddressNotAllowed { allowed: allowed.clone() },
         });
     }
-    plan.desired = private.iter().map(|&ip| Target { ip, port }).collect();
+    plan.desired = admitted.iter().map(|&ip| Target { ip, port }).collect();
 
     for target in &plan.desired {
         match current.targets.get(target) {
@@ -243,8 +265,8 @@ pub fn plan_with_absence(
         current.targets.iter().filter(|(t, h)| !plan.desired.contains(t) && **h != TargetHealth::Draining).collect();
     let hold_all = if !unresolved.is_empty() {
         Some(HoldReason::SourcesUnresolved { sources: unresolved.clone() })
-    } else if !public.is_empty() {
-        Some(HoldReason::UntrustedAnswer { addresses: public })
+    } else if !refused.is_empty() {
+        Some(HoldReason::UntrustedAnswer { addresses: refused, allowed: allowed.clone() })
     } else {
         None
     };
@@ -253,17 +275,22 @@ pub fn plan_with_absence(
     // that is none of them has lost its identity, like a demoted writer.
     let members_only =
         !answers.is_empty() && answers.iter().all(|a| matches!(&a.outcome, Ok(r) if r.authority != Authority::Name));
-    let window = absence.filter(|_| answers.iter().any(|a| matches!(a.source, Source::Dns { .. })));
+    let held: BTreeSet<IpAddr> =
+        current.targets.iter().filter(|(_, h)| **h != TargetHealth::Draining).map(|(t, _)| t.ip).collect();
+    let unwanted: BTreeSet<IpAddr> = held.iter().filter(|ip| !admitted.contains(ip)).copied().collect();
+    if let Some(history) = history {
+        plan.memory = recall(&history.memory, answers, &held, &unwanted, history.now_ms);
+    }
 
     for (target, health) in leaving {
         let address_unwanted = !plan.desired.iter().any(|d| d.ip == target.ip);
         let role_changed = address_unwanted && (demoted.contains(&target.ip) || members_only);
-        let recently_absent = match window {
-            Some(w) if address_unwanted && !role_changed => {
-                let since = w.since.get(&target.ip).copied().unwrap_or(w.now_ms).min(w.now_ms);
-                plan.absent_since.insert(target.ip, since);
-                (w.now_ms - since < w.window_ms).then_some((since, w.window_ms))
-            }
+        let recently_absent = match history {
+            Some(h) if address_unwanted && !role_changed => plan
+                .memory
+                .rotating_missing_since(&target.ip)
+                .filter(|since| h.now_ms.saturating_sub(*since) < h.window_ms)
+                .map(|since| (since, h.window_ms)),
             _ => None,
         };
         let hold = match &hold_all {
@@ -280,11 +307,18 @@ pub fn plan_with_absence(
             Some(reason) => plan.held_back.push(HeldBack { target: *target, action: Action::Deregister, reason }),
             None => {
                 let why = if role_changed { DeregisterReason::RoleChanged } else { DeregisterReason::NotWanted };
-                plan.absent_since.remove(&target.ip);
                 plan.deregister.push((*target, why));
             }
         }
     }
+    // An address that leaves the group is forgotten.
+    let staying: BTreeSet<IpAddr> = current
+        .targets
+        .iter()
+        .filter(|(t, h)| **h != TargetHealth::Draining && !plan.deregister.iter().any(|(gone, _)| gone == *t))
+        .map(|(t, _)| t.ip)
+        .collect();
+    plan.memory.keep_missing_only(&staying);
     plan.unresolved = unresolved;
     plan
 }
@@ -292,6 +326,7 @@ pub fn plan_with_absence(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::name_memory::{Behaviour, NameKey, NameMemory};
     use crate::ports::DnsError;
     use crate::resolution::Authority;
     use crate::spec::ClusterRole;
@@ -315,7 +350,7 @@ mod tests {
         Source::Dns { hostname: name.into() }
     }
     fn plan(answers: &[SourceAnswer], port: u16, current: &TargetGroupState) -> Plan {
-        plan_with_absence(answers, port, current, None)
+        plan_with_history(answers, port, current, None, &AllowedAddresses::PrivateRanges)
     }
     fn ok(source: Source, addrs: &[&str]) -> SourceAnswer {
         SourceAnswer {
@@ -500,6 +535,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_outside_the_allowed_cidrs_is_refused_and_freezes_deregistration() {
+        let allowed = AllowedAddresses::parse("10.0.2.0/24 fd00:2::/32").unwrap();
+        let current = state(&[(t("10.0.1.5"), Unhealthy)]);
+        let answers = [ok(dns("a"), &["10.0.2.5", "10.0.3.5", "fd00:2::5", "fd00:3::5"])];
+        let p = plan_with_history(&answers, PORT, &current, None, &allowed);
+        assert_eq!(p.register, vec![t("10.0.2.5"), t("fd00:2::5")]);
+        assert!(p.deregister.is_empty(), "the stale 10.0.1.5 stays while refused addresses are answered");
+        assert_eq!(p.refused_addresses(), vec![ip("10.0.3.5"), ip("fd00:3::5")], "private, yet refused");
+        let reasons: Vec<String> = p.held_back.iter().map(|h| h.reason.to_string()).collect();
+        assert!(reasons.iter().all(|r| r.contains("NLB_SYNC_ALLOWED_CIDRS (10.0.2.0/24 fd00:2::/32)")), "{reasons:?}");
+        assert!(reasons.iter().all(|r| !r.contains("resolver")), "not the wrong-resolver hint: {reasons:?}");
+        // Without a refused answer the same group deregisters as usual.
+        let p = plan_with_history(&[ok(dns("a"), &["10.0.2.5"])], PORT, &current, None, &allowed);
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5")]);
+    }
+
+    #[test]
     fn ipv6_targets_plan_like_ipv4() {
         let current = state(&[(t("fd00::1"), Unhealthy)]);
         let p = plan(&[ok(dns("a"), &["fd00::2"])], PORT, &current);
@@ -542,6 +594,7 @@ mod tests {
                 addresses: BTreeSet::new(),
                 demoted: [ip("10.0.1.5")].into(),
                 authority: Authority::NoneByDesign,
+                answers_differed: false,
             }),
         };
         let p = plan(&[answer], PORT, &state(&[(t("10.0.1.5"), Healthy)]));
@@ -549,38 +602,206 @@ mod tests {
         assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::RoleChanged)]);
     }
 
-    fn window(since: &[(&str, u64)], now_ms: u64) -> Absence {
-        Absence { since: since.iter().map(|(a, at)| (ip(a), *at)).collect(), now_ms, window_ms: 60_000 }
+    const WINDOW_MS: u64 = 60_000;
+
+    fn history(memory: &DnsMemory, now_ms: u64) -> History {
+        History { memory: memory.clone(), now_ms, window_ms: WINDOW_MS }
+    }
+
+    /// A group that remembers `name` as `behaviour`, last answering `answered`.
+    fn remembering(name: &str, behaviour: Behaviour, answered: &[&str]) -> DnsMemory {
+        let memory = NameMemory { behaviour, answered: answered.iter().map(|a| ip(a)).collect(), ..Default::default() };
+        DnsMemory { names: [(NameKey::of(name), memory)].into() }
+    }
+
+    fn rotating_answer(name: &str, addrs: &[&str]) -> SourceAnswer {
+        let mut answer = ok(dns(name), addrs);
+        if let Ok(resolution) = &mut answer.outcome {
+            resolution.answers_differed = true;
+        }
+        answer
     }
 
     #[test]
-    fn a_dns_name_must_miss_an_address_for_the_whole_window_before_it_goes() {
+    fn a_rotating_name_must_miss_an_address_for_the_whole_window_before_it_goes() {
         let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
         let answers = [ok(dns("rr"), &["10.0.2.5"])];
+        let memory = remembering("rr", Behaviour::Rotating, &["10.0.1.5", "10.0.2.5"]);
         // First miss: remembered, held.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[], 1_000_000)));
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&memory, 1_000_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert!(p.deregister.is_empty());
-        assert_eq!(p.held_back[0].reason, HoldReason::AbsentTooShort { since_ms: 1_000_000, window_ms: 60_000 });
-        assert_eq!(p.absent_since, [(ip("10.0.1.5"), 1_000_000)].into());
+        assert_eq!(p.held_back[0].reason, HoldReason::AbsentTooShort { since_ms: 1_000_000, window_ms: WINDOW_MS });
+        assert_eq!(p.memory.rotating_missing_since(&ip("10.0.1.5")), Some(1_000_000));
         // Still missing, not long enough.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_059_999)));
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&p.memory, 1_059_999)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert!(p.deregister.is_empty());
         // Missing for the whole window: gone, and forgotten.
-        let p = plan_with_absence(&answers, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_060_000)));
+        let missed = p.memory.clone();
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&missed, 1_060_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
-        assert!(p.absent_since.is_empty());
-        // Answered again: forgotten without a change.
+        assert_eq!(p.memory.rotating_missing_since(&ip("10.0.1.5")), None);
+        // Answered again within the window: forgotten without a change.
         let both = [ok(dns("rr"), &["10.0.1.5", "10.0.2.5"])];
-        let p = plan_with_absence(&both, PORT, &current, Some(&window(&[("10.0.1.5", 1_000_000)], 1_030_000)));
-        assert!(p.is_noop() && p.absent_since.is_empty());
+        let p = plan_with_history(
+            &both,
+            PORT,
+            &current,
+            Some(&history(&missed, 1_030_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert!(p.is_noop() && p.memory.rotating_missing_since(&ip("10.0.1.5")).is_none());
     }
 
     #[test]
-    fn the_absence_window_is_only_for_dns_names() {
-        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
-        let proxy = Source::Proxy { name: "p".into(), endpoint: None };
-        let p = plan_with_absence(&[ok(proxy, &["10.0.2.5"])], PORT, &current, Some(&window(&[], 1_000)));
+    fn a_moved_name_is_replaced_by_make_before_break_alone() {
+        let memory = remembering("db", Behaviour::Steady, &["10.0.1.5"]);
+        let answers = [ok(dns("db"), &["10.0.2.5"])];
+        // First run: the new address is registered, the old one kept until it is healthy.
+        let current = state(&[(t("10.0.1.5"), Healthy)]);
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&memory, 1_000_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(p.register, vec![t("10.0.2.5")]);
+        assert_eq!(p.held_back[0].reason, HoldReason::AwaitingHealthyReplacement);
+        // Next run, the new one healthy: the old one goes, without any window.
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&p.memory, 1_001_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
         assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
-        assert!(p.absent_since.is_empty());
+        let name = &p.memory.names[&NameKey::of("db")];
+        assert_eq!(name.behaviour, Behaviour::Steady);
+        assert!(name.missing_since.is_empty(), "the old address is forgotten once it left");
+    }
+
+    #[test]
+    fn a_new_name_with_no_history_never_holds_by_the_window() {
+        // Nothing remembered: the group's first run, or a source just added.
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan_with_history(
+            &[ok(dns("new"), &["10.0.2.5"])],
+            PORT,
+            &current,
+            Some(&history(&DnsMemory::default(), 5)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5")]);
+        // A name seen rotating on its first run is remembered so.
+        let p = plan_with_history(
+            &[rotating_answer("rr", &["10.0.2.5"])],
+            PORT,
+            &current,
+            Some(&history(&DnsMemory::default(), 5)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(p.memory.names[&NameKey::of("rr")].behaviour, Behaviour::Rotating);
+    }
+
+    #[test]
+    fn an_address_no_dns_name_answered_leaves_without_the_window() {
+        // dns:rr rotates; the proxy beside it scaled in and dropped 10.0.9.9.
+        let proxy = Source::Proxy { name: "p".into(), endpoint: None };
+        let current = state(&[
+            (t("10.0.1.5"), Healthy),
+            (t("10.0.2.5"), Healthy),
+            (t("10.0.8.8"), Healthy),
+            (t("10.0.9.9"), Healthy),
+        ]);
+        let memory = remembering("rr", Behaviour::Rotating, &["10.0.1.5", "10.0.2.5"]);
+        let answers = [ok(dns("rr"), &["10.0.1.5", "10.0.2.5"]), ok(proxy, &["10.0.8.8"])];
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&memory, 1_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(p.deregister, vec![(t("10.0.9.9"), DeregisterReason::NotWanted)]);
+        assert!(p.held_back.is_empty(), "{:?}", p.held_back);
+    }
+
+    #[test]
+    fn a_removed_names_addresses_leave_without_the_window_and_it_is_forgotten() {
+        let mut memory = remembering("old", Behaviour::Rotating, &["10.0.1.5"]);
+        memory.names.get_mut(&NameKey::of("old")).unwrap().missing_since.insert(ip("10.0.3.5"), 900);
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.3.5"), Healthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan_with_history(
+            &[ok(dns("new"), &["10.0.2.5"])],
+            PORT,
+            &current,
+            Some(&history(&memory, 1_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5"), t("10.0.3.5")]);
+        assert!(p.memory.name("old").is_none());
+        assert_eq!(p.memory.names.len(), 1);
+    }
+
+    #[test]
+    fn a_zero_window_removes_what_a_rotating_name_stopped_answering_at_once() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
+        let memory = remembering("rr", Behaviour::Rotating, &["10.0.1.5", "10.0.2.5"]);
+        let zero = History { memory, now_ms: 1_000, window_ms: 0 };
+        let p = plan_with_history(
+            &[ok(dns("rr"), &["10.0.2.5"])],
+            PORT,
+            &current,
+            Some(&zero),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert_eq!(deregistered(&p), vec![t("10.0.1.5")]);
+    }
+
+    #[test]
+    fn a_rotating_name_whose_memory_was_cut_holds_every_unwanted_address() {
+        // The tag had no room for all of its addresses: it may have answered any.
+        let proxy = Source::Proxy { name: "p".into(), endpoint: None };
+        let mut memory = remembering("rr", Behaviour::Rotating, &["10.0.1.5"]);
+        memory.names.get_mut(&NameKey::of("rr")).unwrap().truncated = true;
+        let current = state(&[(t("10.0.1.5"), Healthy), (t("10.0.8.8"), Healthy), (t("10.0.9.9"), Healthy)]);
+        let answers = [ok(dns("rr"), &["10.0.1.5"]), ok(proxy, &["10.0.8.8"])];
+        let p = plan_with_history(
+            &answers,
+            PORT,
+            &current,
+            Some(&history(&memory, 1_000)),
+            &AllowedAddresses::PrivateRanges,
+        );
+        assert!(p.deregister.is_empty());
+        assert_eq!(p.held_back[0].reason, HoldReason::AbsentTooShort { since_ms: 1_000, window_ms: WINDOW_MS });
+    }
+
+    #[test]
+    fn without_history_there_is_no_window() {
+        let current = state(&[(t("10.0.1.5"), Unhealthy), (t("10.0.2.5"), Healthy)]);
+        let p = plan(&[ok(dns("rr"), &["10.0.2.5"])], PORT, &current);
+        assert_eq!(p.deregister, vec![(t("10.0.1.5"), DeregisterReason::NotWanted)]);
+        assert_eq!(p.memory, DnsMemory::default());
     }
 }

@@ -3,11 +3,11 @@
 //! implements them over the AWS SDK and hickory, and unit tests over fakes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
+use crate::failure::ApiFailure;
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState};
 
 /// The target group operations sync needs (Elastic Load Balancing).
@@ -231,65 +231,6 @@ pub enum GlobalRole {
     },
 }
 
-/// What an AWS API answered when a call failed: the parts a person can act on
-/// (never the raw HTTP exchange).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ApiFailure {
-    /// The service's error code (`AccessDenied`, `ValidationError`, ...), absent
-    /// when no answer came back.
-    pub code: Option<String>,
-    pub message: String,
-    pub request_id: Option<String>,
-    pub hint: Option<Hint>,
-}
-
-/// What to do about a failed call, when the failure says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hint {
-    /// The API endpoint could not be reached (or did not answer in time).
-    Unreachable { api: &'static str },
-    /// The function's role lacks a permission.
-    Permissions,
-    /// Throttled even after the SDK's retries.
-    Throttled,
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Hint::Unreachable { api } => write!(
-                f,
-                "The {api} API endpoint could not be reached: a function in a VPC needs a NAT gateway or an interface VPC endpoint for {api}."
-            ),
-            Hint::Permissions => f.write_str("Check the function role's IAM permissions."),
-            Hint::Throttled => f.write_str("Throttled even after the SDK's retries; sync fewer target groups at once."),
-        }
-    }
-}
-
-impl ApiFailure {
-    /// A failure known only by its message (unit tests, fakes).
-    pub fn message(message: impl Into<String>) -> Self {
-        ApiFailure { message: message.into(), ..Default::default() }
-    }
-}
-
-impl fmt::Display for ApiFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.code {
-            Some(code) => write!(f, "{code}: {}", self.message)?,
-            None => f.write_str(&self.message)?,
-        }
-        if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
-        }
-        if let Some(hint) = &self.hint {
-            write!(f, ". {hint}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A failed ELB API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ELB {operation} on {resource} failed: {failure}")]
@@ -308,6 +249,16 @@ pub enum RdsError {
     Api { operation: &'static str, resource: String, failure: ApiFailure },
 }
 
+impl RdsError {
+    /// The failed call's answer, when there was a call that failed.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            RdsError::NotFound { .. } => None,
+            RdsError::Api { failure, .. } => Some(failure),
+        }
+    }
+}
+
 /// A failed lookup through either API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
@@ -315,6 +266,16 @@ pub enum LookupError {
     Elb(#[from] ElbError),
     #[error(transparent)]
     Rds(#[from] RdsError),
+}
+
+impl LookupError {
+    /// The failed call's answer, when there was a call that failed.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            LookupError::Elb(error) => Some(&mut error.failure),
+            LookupError::Rds(error) => error.failure_mut(),
+        }
+    }
 }
 
 /// A failed DNS lookup.
@@ -328,26 +289,4 @@ pub enum DnsError {
         "DNS lookup of {name} failed: {message}; check that the resolver in use (the VPC's, or NLB_SYNC_DNS_SERVER) answers"
     )]
     Failed { name: String, message: String },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_failure_keeps_code_message_request_id_and_hint() {
-        let failure = ApiFailure {
-            code: Some("AccessDenied".into()),
-            message: "not allowed".into(),
-            request_id: Some("req-1".into()),
-            hint: Some(Hint::Permissions),
-        };
-        let error = ElbError { operation: "RegisterTargets", resource: "arn:tg".into(), failure };
-        assert_eq!(
-            error.to_string(),
-            "ELB RegisterTargets on arn:tg failed: AccessDenied: not allowed (request id req-1). \
-             Check the function role's IAM permissions."
-        );
-        assert_eq!(ApiFailure::message("boom").to_string(), "boom");
-    }
 }

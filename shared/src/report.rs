@@ -200,9 +200,13 @@ fn emf(dimensions: &[&str], metrics: &[(&str, &str)]) -> Value {
 
 /// The decision line for one target group: the report's facts plus EMF metrics
 /// `TargetsRegistered`, `TargetsDeregistered`, `TargetsHeldBack`, `DesiredTargets`,
-/// `SyncErrors` and `SyncDuration` (ms), with dimensions `TargetGroup` and `Trigger`.
+/// `SyncErrors`, `SyncDuration` (ms), and the installer's policy at work:
+/// `SourcesRefused` (tokens of the sources tag it refused) and
+/// `AddressesRefused` (answered addresses it would not register), with
+/// dimensions `TargetGroup` and `Trigger`.
 pub fn decision_line(group: &GroupOutcome, trigger: Trigger, dry_run: bool) -> Value {
     let report = TargetGroupReport::from(group);
+    let addresses_refused = group.plan.as_ref().map_or(0, |plan| plan.refused_addresses().len());
     json!({
         "_aws": emf(&["TargetGroup", "Trigger"], &[
             ("TargetsRegistered", "Count"),
@@ -211,6 +215,8 @@ pub fn decision_line(group: &GroupOutcome, trigger: Trigger, dry_run: bool) -> V
             ("DesiredTargets", "Count"),
             ("SyncErrors", "Count"),
             ("SyncDuration", "Milliseconds"),
+            ("SourcesRefused", "Count"),
+            ("AddressesRefused", "Count"),
         ]),
         "message": "target group synced",
         "level": if report.error.is_some() { "ERROR" } else { "INFO" },
@@ -222,6 +228,8 @@ pub fn decision_line(group: &GroupOutcome, trigger: Trigger, dry_run: bool) -> V
         "DesiredTargets": report.desired.len(),
         "SyncErrors": u8::from(report.error.is_some()),
         "SyncDuration": report.duration_ms,
+        "SourcesRefused": group.refused_sources().len(),
+        "AddressesRefused": addresses_refused,
         "dryRun": dry_run,
         "targetGroupArn": report.target_group_arn,
         "sources": report.sources,
@@ -370,6 +378,39 @@ mod tests {
         );
         assert!(line["error"].as_str().unwrap().contains("has no port"));
         assert_eq!(line["TargetGroup"], "db");
+        assert_eq!((line["SourcesRefused"].as_u64(), line["AddressesRefused"].as_u64()), (Some(0), Some(0)));
+    }
+
+    #[test]
+    fn refusals_are_counted() {
+        use crate::exposure::{AllowedAddresses, AllowedSources, Refusal};
+        let allowed = AllowedAddresses::parse("10.0.0.0/16").unwrap();
+        let refused_address = HeldBack {
+            target: target("10.9.0.1:5432"),
+            action: Action::Register,
+            reason: HoldReason::AddressNotAllowed { allowed },
+        };
+        let refusal = Refusal::SourcesNotAllowed {
+            target_group: "db".into(),
+            refused: vec!["dns:a.internal".parse().unwrap(), "dns:b.internal".parse().unwrap()],
+            allowed: AllowedSources::parse("rds-proxy:*").unwrap(),
+        };
+        let group = GroupOutcome {
+            arn: "arn:tg/db".into(),
+            name: "db".into(),
+            sources: Vec::new(),
+            plan: Some(Plan { held_back: vec![refused_address], ..Plan::default() }),
+            registered: Vec::new(),
+            deregistered: Vec::new(),
+            not_healthy: Vec::new(),
+            view_ms: None,
+            error: Some(refusal.into()),
+            duration: Duration::ZERO,
+        };
+        let line = decision_line(&group, Trigger::Failover, false);
+        assert_eq!(line["SourcesRefused"], 2);
+        assert_eq!(line["AddressesRefused"], 1);
+        assert!(line["error"].as_str().unwrap().contains("NLB_SYNC_ALLOWED_SOURCES (rds-proxy:*)"));
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct Resolution {
     /// switchover: the old blue databases). They may be removed at once.
     pub demoted: BTreeSet<IpAddr>,
     pub authority: Authority,
+    /// A `dns:` name whose queries in this run answered different sets: it
+    /// answers rotating subsets. Always false for other sources.
+    pub answers_differed: bool,
 }
 
 /// How much an answer says about the addresses it does not contain.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use crate::clock::now_millis;
+use crate::name_memory::NameMemory;
 use crate::ports::{
     ClusterMember, DnsError, DnsLookup, Endpoint, GlobalRole, RdsDirectory, RdsError, proxy_endpoint_id,
 };
@@ -65,6 +66,56 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
 
 /// More RDS resources than this in a run are fetched in bulk ([`SourceResolver::prefetch`]).
 pub const BULK_FROM: usize = 3;
+/// The most queries one run sends a `dns:` name to see whether it rotates or
+/// moved: a name answering 1 of 3 addresses at random answers the same one
+/// 16 times in a row once in 14 million runs.
+pub const CONFIRMING_QUERIES: usize = 16;
+
+/// How many times one run asks a `dns:` name, from what the target group
+/// remembers of it. Every plan sends at least the configured number of
+/// queries, and stops extending once a query failed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum QueryPlan {
+    /// The configured number of queries, no more (`explain`, `status`).
+    Fixed,
+    /// A name the group has no memory of: asked until two answers differ (it
+    /// rotates), at most [`CONFIRMING_QUERIES`] times, so that a rotating
+    /// name is not taken for a steady one on its first run.
+    UntilRotationSeen,
+    /// A name the group remembers: asked until every address it answered
+    /// before was answered again, at most [`CONFIRMING_QUERIES`] times, so
+    /// that a move is confirmed and a rotating name's missing address is
+    /// looked for before its absence counts.
+    UntilSeen(BTreeSet<IpAddr>),
+}
+
+impl QueryPlan {
+    /// The plan for a name the group remembers as `memory` (`None`: a new name).
+    pub fn for_name(memory: Option<&NameMemory>) -> QueryPlan {
+        match memory {
+            None => QueryPlan::UntilRotationSeen,
+            Some(name) => QueryPlan::UntilSeen(name.known_addresses()),
+        }
+    }
+
+    /// True when the answers so far are enough.
+    fn satisfied(&self, union: &BTreeSet<IpAddr>, differed: bool) -> bool {
+        match self {
+            QueryPlan::Fixed => true,
+            QueryPlan::UntilRotationSeen => differed,
+            QueryPlan::UntilSeen(expected) => expected.is_subset(union),
+        }
+    }
+}
+
+/// What the queries of one run answered for a `dns:` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NameAnswers {
+    /// The union of the answers.
+    addresses: BTreeSet<IpAddr>,
+    /// Two answers were different sets.
+    differed: bool,
+}
 
 /// Resolves sources for one run, sharing work between target groups.
 pub struct SourceResolver<'a, R, D> {
@@ -75,7 +126,7 @@ pub struct SourceResolver<'a, R, D> {
     proxies: Memo<(String, Option<String>), Result<Endpoint, RdsError>>,
     names: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
     /// `dns:` sources: several queries, unioned.
-    hostnames: Memo<(String, AddressFamilies), Result<BTreeSet<IpAddr>, DnsError>>,
+    hostnames: Memo<(String, AddressFamilies, QueryPlan), Result<NameAnswers, DnsError>>,
     dns_queries: usize,
 }
 
@@ -146,8 +197,14 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         }
     }
 
-    /// Resolves one source into the addresses it stands for.
+    /// Resolves one source into the addresses it stands for (a `dns:` name
+    /// with the configured number of queries).
     pub async fn resolve(&self, source: &Source, families: AddressFamilies) -> SourceAnswer {
+        self.resolve_planned(source, families, &QueryPlan::Fixed).await
+    }
+
+    /// [`resolve`](Self::resolve), asking a `dns:` name as `plan` says.
+    async fn resolve_planned(&self, source: &Source, families: AddressFamilies, plan: &QueryPlan) -> SourceAnswer {
         let outcome = match source {
             Source::Cluster { id, role } => self.cluster(id, *role, families).await,
             Source::Instance { id } => {
@@ -155,20 +212,30 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
             }
             Source::Proxy { name, endpoint } => self.proxy(name, endpoint.as_deref(), families).await,
             Source::Dns { hostname } => self
-                .hostname(hostname, families)
+                .hostname(hostname, families, plan)
                 .await
-                .map(|addresses| Resolution { addresses, ..Default::default() })
+                .map(|found| Resolution {
+                    addresses: found.addresses,
+                    answers_differed: found.differed,
+                    ..Default::default()
+                })
                 .map_err(ResolveError::from),
         };
         SourceAnswer { source: source.clone(), outcome }
     }
 
-    /// [`resolve`](Self::resolve), plus when (Unix ms) the oldest RDS or DNS
-    /// lookup behind the answer was sent: the time the answer is a view of.
-    pub async fn resolve_observed(&self, source: &Source, families: AddressFamilies) -> (SourceAnswer, u64) {
+    /// [`resolve`](Self::resolve) asking a `dns:` name as `plan` says, plus
+    /// when (Unix ms) the oldest RDS or DNS lookup behind the answer was
+    /// sent: the time the answer is a view of.
+    pub async fn resolve_observed(
+        &self,
+        source: &Source,
+        families: AddressFamilies,
+        plan: &QueryPlan,
+    ) -> (SourceAnswer, u64) {
         OLDEST_READ
             .scope(std::cell::Cell::new(u64::MAX), async {
-                let answer = self.resolve(source, families).await;
+                let answer = self.resolve_planned(source, families, plan).await;
                 let oldest = OLDEST_READ.with(std::cell::Cell::get);
                 (answer, if oldest == u64::MAX { now_millis() } else { oldest })
             })
@@ -201,6 +268,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                     addresses: BTreeSet::new(),
                     demoted: self.best_effort(&readers, families).await,
                     authority: Authority::NoneByDesign,
+                    answers_differed: false,
                 }),
                 GlobalRole::Secondary { .. } => self.readers(&readers, &[], families).await,
                 _ => Err(ResolveError::NoWriter { cluster: id.to_string() }),
@@ -211,6 +279,7 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 addresses: self.instance(&writer.instance_id, families).await?,
                 demoted: self.best_effort(&readers, families).await,
                 authority: Authority::Members,
+                answers_differed: false,
             }),
             ClusterRole::Readers => self.readers(&readers, &writers, families).await,
         }
@@ -232,7 +301,8 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
                 Err(other) => return Err(other),
             }
         }
-        Ok(Resolution { addresses, demoted: self.best_effort(writers, families).await, authority: Authority::Members })
+        let demoted = self.best_effort(writers, families).await;
+        Ok(Resolution { addresses, demoted, authority: Authority::Members, answers_differed: false })
     }
 
     /// Addresses of members that do not hold the role; failures just leave them out.
@@ -277,24 +347,40 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
         self.names.get(key, || self.dns.addresses(name, families)).await
     }
 
-    /// A `dns:` source: the union of several answers. Answers that failed are
-    /// left out; only when every query failed is the source unresolved.
-    async fn hostname(&self, name: &str, families: AddressFamilies) -> Result<BTreeSet<IpAddr>, DnsError> {
-        let key = (name.to_ascii_lowercase(), families);
+    /// A `dns:` source: the union of several answers, as many as `plan`
+    /// asks for. Answers that failed are left out; only when every query
+    /// failed is the source unresolved.
+    async fn hostname(&self, name: &str, families: AddressFamilies, plan: &QueryPlan) -> Result<NameAnswers, DnsError> {
+        let key = (name.to_ascii_lowercase(), families, plan.clone());
+        let most = match plan {
+            QueryPlan::Fixed => self.dns_queries,
+            _ => self.dns_queries.max(CONFIRMING_QUERIES),
+        };
         self.hostnames
             .get(key, || async {
-                let mut found = BTreeSet::new();
+                let mut found = NameAnswers { addresses: BTreeSet::new(), differed: false };
+                let mut first_answer: Option<BTreeSet<IpAddr>> = None;
                 let mut first_error = None;
-                for _ in 0..self.dns_queries {
+                for asked in 1..=most {
                     match self.dns.addresses(name, families).await {
-                        Ok(addresses) => found.extend(addresses),
+                        Ok(addresses) => {
+                            match &first_answer {
+                                Some(first) => found.differed |= *first != addresses,
+                                None => first_answer = Some(addresses.clone()),
+                            }
+                            found.addresses.extend(addresses);
+                        }
                         Err(e) => {
                             first_error.get_or_insert(e);
                         }
                     }
+                    let enough = first_error.is_some() || plan.satisfied(&found.addresses, found.differed);
+                    if asked >= self.dns_queries && enough {
+                        break;
+                    }
                 }
                 match first_error {
-                    Some(e) if found.is_empty() => Err(e),
+                    Some(e) if found.addresses.is_empty() => Err(e),
                     _ => Ok(found),
                 }
             })
@@ -457,16 +543,70 @@ mod tests {
         let (rds, dns) = aurora();
         let resolver = SourceResolver::new(&rds, &dns);
         let before = now_millis();
-        let (_, first) = resolver.resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4).await;
+        let fixed = &QueryPlan::Fixed;
+        let (_, first) =
+            resolver.resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4, fixed).await;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         // The readers source reuses the cluster and instance lookups made above:
         // its view is as old as they are, not "now".
         let (_, second) =
-            resolver.resolve_observed(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4).await;
+            resolver.resolve_observed(&"rds-cluster:prod:readers".parse().unwrap(), AddressFamilies::V4, fixed).await;
         assert!(first >= before && second == first, "{before} {first} {second}");
         let (_, fresh) = SourceResolver::new(&rds, &dns)
-            .resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4)
+            .resolve_observed(&"rds-cluster:prod".parse().unwrap(), AddressFamilies::V4, fixed)
             .await;
         assert!(fresh >= first + 20, "{first} {fresh}");
+    }
+
+    /// Resolves `dns:<name>` with `plan` on a fresh resolver (3 queries
+    /// configured); returns the answer and how many queries it took.
+    async fn asked(dns: &FakeDns, name: &str, plan: QueryPlan) -> (Resolution, usize) {
+        let rds = FakeRds::default();
+        let before = dns.queries.load(Ordering::SeqCst);
+        let resolver = SourceResolver::new(&rds, dns).with_dns_queries(3);
+        let source = Source::Dns { hostname: name.into() };
+        let (answer, _) = resolver.resolve_observed(&source, AddressFamilies::V4, &plan).await;
+        (answer.outcome.unwrap(), dns.queries.load(Ordering::SeqCst) - before)
+    }
+
+    #[tokio::test]
+    async fn a_new_name_is_asked_until_two_answers_differ_or_sixteen_times() {
+        let dns = FakeDns::default();
+        dns.set("steady.test", &["10.0.1.5"]);
+        let (found, queries) = asked(&dns, "steady.test", QueryPlan::UntilRotationSeen).await;
+        assert_eq!((found.addresses, found.answers_differed, queries), (ips(&["10.0.1.5"]), false, CONFIRMING_QUERIES));
+        dns.rotate("rr.test", &[&["10.0.1.5"], &["10.0.2.5"]]);
+        let (found, queries) = asked(&dns, "rr.test", QueryPlan::UntilRotationSeen).await;
+        assert_eq!((found.addresses, found.answers_differed, queries), (ips(&["10.0.1.5", "10.0.2.5"]), true, 3));
+        let (found, queries) = asked(&dns, "steady.test", QueryPlan::Fixed).await;
+        assert_eq!((found.answers_differed, queries), (false, 3));
+    }
+
+    #[tokio::test]
+    async fn a_remembered_name_is_asked_until_every_address_it_answered_came_back() {
+        let dns = FakeDns::default();
+        dns.rotate("rr.test", &[&["10.0.1.5"], &["10.0.1.5"], &["10.0.1.5"], &["10.0.1.5"], &["10.0.2.5"]]);
+        let expected = QueryPlan::UntilSeen(ips(&["10.0.1.5", "10.0.2.5"]));
+        let (found, queries) = asked(&dns, "rr.test", expected.clone()).await;
+        assert_eq!((found.addresses, found.answers_differed, queries), (ips(&["10.0.1.5", "10.0.2.5"]), true, 5));
+        // A steady name that answers what it did: the configured queries only.
+        dns.set("db.test", &["10.0.1.5"]);
+        let (_, queries) = asked(&dns, "db.test", QueryPlan::UntilSeen(ips(&["10.0.1.5"]))).await;
+        assert_eq!(queries, 3);
+        // One that moved is asked until the move is confirmed.
+        let (found, queries) = asked(&dns, "db.test", QueryPlan::UntilSeen(ips(&["10.0.9.9"]))).await;
+        assert_eq!((found.addresses, queries), (ips(&["10.0.1.5"]), CONFIRMING_QUERIES));
+    }
+
+    #[tokio::test]
+    async fn a_failing_name_is_not_asked_more_than_configured() {
+        let dns = FakeDns::default();
+        dns.fail("down.test");
+        let rds = FakeRds::default();
+        let resolver = SourceResolver::new(&rds, &dns).with_dns_queries(3);
+        let source = Source::Dns { hostname: "down.test".into() };
+        let (answer, _) = resolver.resolve_observed(&source, AddressFamilies::V4, &QueryPlan::UntilRotationSeen).await;
+        assert!(answer.outcome.is_err());
+        assert_eq!(dns.queries.load(Ordering::SeqCst), 3, "timeouts are not multiplied");
     }
 }

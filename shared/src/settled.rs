@@ -19,7 +19,10 @@
 //! every minute, every group's health is read at least once per period plus
 //! one minute. A group whose wanted set changed, that has changes held back
 //! (make-before-break, an address within the absence window, retired
-//! addresses), or whose sources did not resolve, is read in every run.
+//! addresses, a refused address), whose sources did not resolve, or whose
+//! memory of `dns:` names is pending (a name stopped answering an address the
+//! group still holds, or its memory would change in this run), is read in
+//! every run.
 //!
 //! Only with a lease table: without one, writes of two runs are not ordered,
 //! and a digest written from an older view could stand for a set the group no
@@ -32,13 +35,16 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::clock::now_millis;
+use crate::exposure::AllowedAddresses;
 use crate::lease::Lease;
 use crate::managed::ManagedGroup;
-use crate::plan::plan_with_absence;
+use crate::memory_tag;
+use crate::name_memory::DnsMemory;
+use crate::plan::{Plan, plan_with_history};
 use crate::ports::{DnsLookup, ElbError, RdsDirectory, TargetGroups};
 use crate::resolution::SourceAnswer;
 use crate::resolve::SourceResolver;
-use crate::spec::{ABSENT_TAG, SETTLED_TAG};
+use crate::spec::SETTLED_TAG;
 use crate::sync::{Decision, SyncEngine, resolve_group};
 use crate::target::{Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
@@ -91,11 +97,17 @@ impl AuditSchedule {
 
 /// The wanted set of a group whose answers can be trusted to stand for it:
 /// every source resolved, nothing refused.
-fn wanted_set(answers: &[SourceAnswer], group: &ManagedGroup) -> Option<BTreeSet<Target>> {
+fn wanted_set(answers: &[SourceAnswer], group: &ManagedGroup, allowed: &AllowedAddresses) -> Option<BTreeSet<Target>> {
     let nobody = TargetGroupState::new(std::iter::empty());
-    let plan = plan_with_absence(answers, group.port, &nobody, None);
+    let plan = plan_with_history(answers, group.port, &nobody, None, allowed);
     let trusted = plan.unresolved.is_empty() && plan.held_back.is_empty() && !plan.desired.is_empty();
     trusted.then_some(plan.desired)
+}
+
+/// True when some `dns:` name stopped answering an address the group still
+/// holds: its absence (or its move) is being watched, run by run.
+fn memory_pending(memory: &DnsMemory) -> bool {
+    memory.names.values().any(|name| !name.missing_since.is_empty())
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
@@ -108,21 +120,27 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         resolver: &SourceResolver<'_, R, D>,
         view_cap_ms: u64,
         retired: &BTreeSet<IpAddr>,
+        memory_tag: Option<&str>,
     ) -> Option<Decision> {
         let settled = info.tags.get(SETTLED_TAG)?;
-        let absent = info.tags.get(ABSENT_TAG).is_some_and(|v| !v.trim().is_empty());
-        if !self.leases.orders_runs() || !retired.is_empty() || absent || self.audit.due(&info.arn, now_millis()) {
+        if !self.leases.orders_runs() || !retired.is_empty() || self.audit.due(&info.arn, now_millis()) {
             return None;
         }
-        // The run's resolver shares lookups: `decide` asks it again for free.
-        let (answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms).await;
-        let wanted = wanted_set(&answers, group)?;
+        let memory = memory_tag.map(memory_tag::parse).unwrap_or_default();
+        if memory_pending(&memory) {
+            return None;
+        }
+        // The run's resolver shares lookups: `decide` asks it again for free
+        // (the same memory, so the same queries).
+        let (answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms, &memory).await;
+        let wanted = wanted_set(&answers, group, &self.exposure().addresses)?;
         if digest(&wanted) != *settled {
             return None;
         }
         let held = TargetGroupState::new(wanted.iter().map(|t| (*t, TargetHealth::Healthy)));
-        let plan = plan_with_absence(&answers, group.port, &held, None);
-        Some(Decision { plan, view_ms, current: held, absent_before: BTreeMap::new() })
+        let decision = self.plan_decision(&answers, group, held, view_ms, memory, memory_tag);
+        // Anything to do or to remember: read the group and decide on what it holds.
+        (settles(&decision.plan) && !decision.changes_something()).then_some(decision)
     }
 
     /// True when a group found correct should take the lease to write its
@@ -130,7 +148,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     pub(crate) fn settled_tag_stale(&self, info: &TargetGroupInfo, decision: &Decision) -> bool {
         self.leases.orders_runs()
             && !self.options().dry_run
-            && settles(decision)
+            && settles(&decision.plan)
             && info.tags.get(SETTLED_TAG) != Some(&digest(&decision.plan.desired))
     }
 
@@ -144,7 +162,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         decision: &Decision,
         lease: &Lease,
     ) -> Result<(), ElbError> {
-        if !self.leases.orders_runs() || self.options().dry_run || !settles(decision) || !lease.may_change() {
+        if !self.leases.orders_runs() || self.options().dry_run || !settles(&decision.plan) || !lease.may_change() {
             return Ok(());
         }
         let value = digest(&decision.plan.desired);
@@ -166,17 +184,17 @@ pub(crate) fn withdraw_digest(tags: &BTreeMap<String, String>) -> Option<(&'stat
     tags.get(SETTLED_TAG).is_some_and(|v| v != UNSETTLED).then(|| (SETTLED_TAG, UNSETTLED.to_string()))
 }
 
-/// True when applying the decision leaves the group at its wanted set with
-/// nothing held back or in doubt.
-fn settles(decision: &Decision) -> bool {
-    let plan = &decision.plan;
-    plan.held_back.is_empty() && plan.unresolved.is_empty() && !plan.desired.is_empty() && plan.absent_since.is_empty()
+/// True when applying the plan leaves the group at its wanted set with
+/// nothing held back, in doubt or watched by the memory of `dns:` names.
+fn settles(plan: &Plan) -> bool {
+    plan.held_back.is_empty() && plan.unresolved.is_empty() && !plan.desired.is_empty() && !memory_pending(&plan.memory)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeLeases, FakeRds};
+    use crate::spec::DNS_MEMORY_TAG;
     use crate::sync::{Selection, SyncOptions};
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
@@ -289,6 +307,37 @@ mod tests {
         let writes = e.elb().tag_writes.load(Ordering::SeqCst);
         e.sync(&Selection::AllManaged).await;
         assert_eq!(e.elb().tag_writes.load(Ordering::SeqCst), writes);
+    }
+
+    #[tokio::test]
+    async fn a_dns_group_skips_while_its_memory_stands_and_is_read_while_the_memory_moves() {
+        let mut e = engine(true);
+        e.dns().set("db.test", &["10.0.7.7", "10.0.8.8"]);
+        let tg = e.elb().group("names", Some("dns:db.test"));
+        e.audit = not_due_now(&tg);
+        e.sync(&Selection::AllManaged).await;
+        let tags = e.elb().tags(&tg).await.unwrap();
+        assert!(tags.contains_key(SETTLED_TAG) && tags.contains_key(DNS_MEMORY_TAG), "{tags:?}");
+        let reads = health_reads(&e);
+        e.sync(&Selection::AllManaged).await;
+        assert_eq!(health_reads(&e), reads, "a name answering as remembered: no read");
+
+        // The memory is gone (a person removed it): written again, from a read group.
+        e.elb().remove_tags(&tg, &[DNS_MEMORY_TAG]).await.unwrap();
+        e.sync(&Selection::AllManaged).await;
+        assert!(health_reads(&e) > reads, "read to write the memory");
+        assert!(e.elb().tags(&tg).await.unwrap().contains_key(DNS_MEMORY_TAG));
+
+        // The name keeps one address of two: it rotates, the other is watched
+        // through the absence window, and the group is read in every run.
+        e.dns().set("db.test", &["10.0.7.7"]);
+        for _ in 0..3 {
+            let reads = health_reads(&e);
+            let run = e.sync(&Selection::AllManaged).await;
+            assert!(!run.groups[0].held_back().is_empty(), "held by the window");
+            assert!(health_reads(&e) > reads, "read while an address is watched");
+        }
+        assert_eq!(e.elb().held(&tg), vec!["10.0.7.7", "10.0.8.8"]);
     }
 
     fn targets(list: &[&str]) -> BTreeSet<Target> {

@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::{now_millis, virtual_time};
+use crate::failure::ApiFailure;
 use crate::ports::{
-    ApiFailure, BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseError,
-    LeaseFuture, LeaseStore, RdsDirectory, RdsError, TargetGroups,
+    BlueGreenDeployment, ClusterMember, DnsError, DnsLookup, ElbError, Endpoint, GlobalRole, LeaseError, LeaseFuture,
+    LeaseStore, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::spec::{SOURCES_TAG, VIEW_TAG};
 use crate::sync::{Selection, SyncEngine, SyncOptions};

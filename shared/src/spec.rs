@@ -27,9 +27,11 @@ pub const PORT_TAG: &str = "nlb-target-sync:port";
 pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 
 /// Written by sync runs, not by people, on target groups with a `dns:` source:
-/// the addresses no source answers any more, each with when (Unix seconds) it
-/// was first missed: `10.0.1.5@1764590000 10.0.2.7@1764590060`.
-pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
+/// what the group remembers of each name (whether it rotates, what it answered
+/// last, which addresses it stopped answering and since when; the grammar is
+/// in `memory_tag`). Its key is the one earlier versions used for their
+/// absence list, so the IAM policies of deployed stacks allow it.
+pub const DNS_MEMORY_TAG: &str = "nlb-target-sync:absent";
 
 /// Written by sync runs under a target group's lease: a digest of the target
 /// set the group was left holding with nothing held back, so later runs that
@@ -42,7 +44,7 @@ pub const MAX_TAG_VALUE: usize = 256;
 
 /// The tags the functions write for themselves, besides the spec: removed with
 /// the spec, never written by people.
-pub const STATE_TAGS: [&str; 3] = [VIEW_TAG, ABSENT_TAG, SETTLED_TAG];
+pub const STATE_TAGS: [&str; 3] = [VIEW_TAG, DNS_MEMORY_TAG, SETTLED_TAG];
 
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \

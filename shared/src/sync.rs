@@ -26,17 +26,21 @@ use futures::StreamExt;
 
 use crate::adapters::NoLeases;
 use crate::clock::now_millis;
+use crate::exposure::{AllowedAddresses, ExposurePolicy, Refusal};
+use crate::failure::ApiFailure;
 use crate::lease::Lease;
 use crate::listing::joined;
 use crate::managed::{GroupError, ManagedGroup};
-use crate::plan::{Absence, DeregisterReason, HeldBack, HoldReason, Plan, Unresolved, plan_with_absence};
+use crate::memory_tag;
+use crate::name_memory::DnsMemory;
+use crate::plan::{DeregisterReason, HeldBack, History, HoldReason, Plan, Unresolved, plan_with_history};
 use crate::ports::{
     BlueGreenDeployment, DnsLookup, ElbError, LeaseError, LeaseStore, LookupError, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::resolution::SourceAnswer;
-use crate::resolve::SourceResolver;
+use crate::resolve::{QueryPlan, SourceResolver};
 use crate::settled::{AuditSchedule, withdraw_digest};
-use crate::spec::{ABSENT_TAG, MAX_TAG_VALUE, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
+use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
@@ -64,8 +68,8 @@ pub struct SyncOptions {
     /// Queries per `dns:` source and run; their answers are unioned, so a
     /// name answering rotating subsets is seen whole.
     pub dns_queries: usize,
-    /// How long a `dns:` source must have stopped answering an address before
-    /// it is deregistered (zero: at once, as for other sources).
+    /// How long a `dns:` name seen rotating must have stopped answering an
+    /// address before it is deregistered (zero: at once, as for other sources).
     pub absence_window: Duration,
 }
 
@@ -73,38 +77,6 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions { dry_run: false, concurrency: 8, dns_queries: 3, absence_window: Duration::from_secs(120) }
     }
-}
-
-/// Reads the absence tag (`ip@unix-seconds ...`); unreadable entries are skipped.
-fn parse_absent(value: &str) -> BTreeMap<IpAddr, u64> {
-    value
-        .split_whitespace()
-        .filter_map(|entry| {
-            let (ip, seconds) = entry.split_once('@')?;
-            Some((ip.parse().ok()?, seconds.parse::<u64>().ok()?.saturating_mul(1000)))
-        })
-        .collect()
-}
-
-/// Writes the absence tag, oldest entries first, as many as fit in a tag
-/// value. An address left out is simply missed again later, which only delays
-/// its removal.
-fn encode_absent(since: &BTreeMap<IpAddr, u64>) -> String {
-    let mut entries: Vec<(&IpAddr, &u64)> = since.iter().collect();
-    entries.sort_by_key(|(ip, at)| (**at, **ip));
-    let mut value = String::new();
-    for (ip, at) in entries {
-        // Rounded up: a time read back a little late only delays a removal.
-        let entry = format!("{ip}@{}", at.div_ceil(1000));
-        if value.len() + entry.len() + 1 > MAX_TAG_VALUE {
-            break;
-        }
-        if !value.is_empty() {
-            value.push(' ');
-        }
-        value.push_str(&entry);
-    }
-    value
 }
 
 /// The tags that make a target group managed and hold its sync state: the
@@ -125,11 +97,12 @@ pub enum SyncError {
     Group(#[from] GroupError),
     #[error("target group {target_group}: {} source(s) did not resolve, so nothing was deregistered: {}", failures.len(), joined(failures, "; "))]
     Unresolved { target_group: String, failures: Vec<Unresolved> },
-    #[error(
-        "target group {target_group}: sources answered non-private addresses {}, which were not registered; the function is probably not using the VPC's DNS resolver",
-        joined(addresses, ", ")
-    )]
-    NonPrivate { target_group: String, addresses: Vec<std::net::IpAddr> },
+    /// The installer's policy refuses the group's sources (a group out of
+    /// scope is skipped, not refused, in a run).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("target group {target_group}: {}", addresses_refused_text(addresses, allowed))]
+    AddressesNotAllowed { target_group: String, addresses: Vec<std::net::IpAddr>, allowed: AllowedAddresses },
     #[error("target group {target_group}: {error}")]
     Elb { target_group: String, error: ElbError },
     #[error("target group {target_group}: {error}; nothing was changed in this run, the next run retries")]
@@ -141,6 +114,34 @@ pub enum SyncError {
     LeaseRanOut { target_group: String },
 }
 
+/// Why answered addresses were not registered: a public answer usually means
+/// the wrong resolver; an answer outside the installer's CIDRs is refused by
+/// the policy.
+fn addresses_refused_text(addresses: &[IpAddr], allowed: &AllowedAddresses) -> String {
+    let addresses = joined(addresses, ", ");
+    match allowed {
+        AllowedAddresses::PrivateRanges => format!(
+            "sources answered non-private addresses {addresses}, which were not registered; the function is \
+             probably not using the VPC's DNS resolver"
+        ),
+        AllowedAddresses::Within(_) => format!(
+            "sources answered addresses {addresses} outside NLB_SYNC_ALLOWED_CIDRS ({allowed}), which were not \
+             registered, and nothing is deregistered while they are answered; change the sources, or have the \
+             installer allow the addresses (template parameter AllowedCidrs)"
+        ),
+    }
+}
+
+impl SyncError {
+    /// The policy's refusal, when that is why the group was not synced.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            SyncError::Refused(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+}
+
 /// A failure of a run: before any target group, or of one target group.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
@@ -150,6 +151,30 @@ pub enum RunError {
     FindFollowers { source_id: String, error: LookupError },
     #[error(transparent)]
     TargetGroup(SyncError),
+}
+
+impl SyncError {
+    /// The failed AWS call's answer, when one AWS call made the group fail.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            SyncError::Elb { error, .. } => Some(&mut error.failure),
+            SyncError::Lease { error, .. } => Some(&mut error.failure),
+            SyncError::Group(_) | SyncError::Unresolved { .. } | SyncError::Refused(_) => None,
+            SyncError::AddressesNotAllowed { .. } => None,
+            SyncError::LeaseRanOut { .. } => None,
+        }
+    }
+}
+
+impl RunError {
+    /// The failed AWS call's answer, when one AWS call made the run fail.
+    pub fn failure_mut(&mut self) -> Option<&mut ApiFailure> {
+        match self {
+            RunError::ListTargetGroups(error) => Some(&mut error.failure),
+            RunError::FindFollowers { error, .. } => error.failure_mut(),
+            RunError::TargetGroup(error) => error.failure_mut(),
+        }
+    }
 }
 
 /// What a run did to one target group.
@@ -216,6 +241,14 @@ impl GroupOutcome {
     pub fn label(&self) -> &str {
         if self.name.is_empty() { &self.arn } else { &self.name }
     }
+
+    /// The sources the installer's policy refused here (then nothing was changed).
+    pub fn refused_sources(&self) -> &[Source] {
+        match self.error.as_ref().and_then(SyncError::refusal) {
+            Some(Refusal::SourcesNotAllowed { refused, .. }) => refused,
+            _ => &[],
+        }
+    }
 }
 
 /// What one run did.
@@ -263,6 +296,8 @@ pub struct SyncEngine<T, R, D> {
     dns: D,
     /// Who may change a target group now (`crate::lease`).
     pub(crate) leases: Arc<dyn LeaseStore>,
+    /// What the installer allows to be exposed (`crate::exposure`).
+    exposure: ExposurePolicy,
     options: SyncOptions,
     /// Where the adapters count their calls (`usage.rs`).
     meter: Arc<ApiMeter>,
@@ -279,6 +314,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             rds,
             dns,
             leases: Arc::new(NoLeases),
+            exposure: ExposurePolicy::default(),
             options,
             meter: Arc::default(),
             audit: AuditSchedule::default(),
@@ -295,6 +331,26 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     pub(crate) fn with_meter(mut self, meter: Arc<ApiMeter>) -> Self {
         self.meter = meter;
         self
+    }
+
+    /// Holds every run, deploy and operator command to `exposure`: groups
+    /// outside its scope are not read further, refused sources change
+    /// nothing, refused addresses are never registered.
+    pub fn with_exposure(mut self, exposure: ExposurePolicy) -> Self {
+        self.exposure = exposure;
+        self
+    }
+
+    /// The policy this engine is held to.
+    pub fn exposure(&self) -> &ExposurePolicy {
+        &self.exposure
+    }
+
+    /// Whether the policy lets `group` be written to follow `sources`: the
+    /// check the custom resource and the operator's `tag` make before they
+    /// write tags (a run checks the same in `decide_and_apply`).
+    pub(crate) fn admit(&self, group: &TargetGroupInfo, sources: &[Source]) -> Result<(), Refusal> {
+        self.exposure.admit(group, sources)
     }
 
     /// Changes a target group only while holding its lease in `leases`, so
@@ -350,7 +406,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
-                Ok(found) => groups.extend(found.into_iter().map(Ok)),
+                // Out of scope: not read further, never changed, not reported.
+                Ok(found) => groups.extend(found.into_iter().filter(|g| self.exposure.covers(g)).map(Ok)),
                 Err(e) => {
                     run.error = Some(RunError::ListTargetGroups(e));
                     return run;
@@ -362,6 +419,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
                     let target_group = arn.clone();
                     groups.push(match self.target_groups.describe(arn).await {
+                        Ok(Some(info)) if !self.exposure.covers(&info) => continue,
                         Ok(Some(info)) if info.tags.contains_key(SOURCES_TAG) => Ok(info),
                         Ok(Some(_)) => Err((arn.clone(), GroupError::NotManaged { target_group }.into())),
                         Ok(None) => Err((arn.clone(), GroupError::NotFound { target_group }.into())),
@@ -373,8 +431,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
         let resolver = self.resolver();
         let resolver = &resolver;
-        let specs: Vec<SyncSpec> = groups.iter().flatten().filter_map(|info| info.spec().ok().flatten()).collect();
-        resolver.prefetch(specs.iter().flat_map(|spec| spec.sources.iter())).await;
+        self.prefetch(resolver, groups.iter().flatten()).await;
         let mut outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
@@ -510,11 +567,13 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             outcome.sources = spec.sources;
         }
         let group = info.managed()?;
+        // Before anything else is read: a refused source changes nothing.
+        self.admit(info, &group.spec.sources)?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
-        let absent_tag = info.tags.get(ABSENT_TAG).map(String::as_str);
-        let first = match self.settled_decision(info, &group, resolver, view_cap_ms, retired).await {
+        let memory_tag = info.tags.get(DNS_MEMORY_TAG).map(String::as_str);
+        let first = match self.settled_decision(info, &group, resolver, view_cap_ms, retired, memory_tag).await {
             Some(settled) => settled,
-            None => self.decide(info, &group, resolver, view_cap_ms, retired, absent_tag).await.map_err(elb)?,
+            None => self.decide(info, &group, resolver, view_cap_ms, retired, memory_tag).await.map_err(elb)?,
         };
         let decision = if self.options.dry_run {
             outcome.registered = first.plan.register.clone();
@@ -538,13 +597,15 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         let refused = plan.refused_addresses();
         if !refused.is_empty() {
-            return Err(SyncError::NonPrivate { target_group, addresses: refused });
+            let allowed = self.exposure.addresses.clone();
+            return Err(SyncError::AddressesNotAllowed { target_group, addresses: refused, allowed });
         }
         Ok(())
     }
 
-    /// Resolves a group's sources with `resolver`, reads its targets and
-    /// plans. The view is as old as the oldest lookup behind it.
+    /// Resolves a group's sources with `resolver` (each `dns:` name asked as
+    /// the group's memory in `memory_tag` says), reads its targets and plans.
+    /// The view is as old as the oldest lookup behind it.
     pub(crate) async fn decide(
         &self,
         info: &TargetGroupInfo,
@@ -552,9 +613,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         resolver: &SourceResolver<'_, R, D>,
         view_cap_ms: u64,
         retired: &BTreeSet<IpAddr>,
-        absent_tag: Option<&str>,
+        memory_tag: Option<&str>,
     ) -> Result<Decision, ElbError> {
-        let (mut answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms).await;
+        let memory = memory_tag.map(memory_tag::parse).unwrap_or_default();
+        let (mut answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms, &memory).await;
         if !retired.is_empty() {
             for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
                 if let Ok(resolution) = &mut answer.outcome {
@@ -563,18 +625,33 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
         }
         let current = self.target_groups.state(&info.arn).await?;
-        let absent_before = absent_tag.map(parse_absent).unwrap_or_default();
-        let absence = Absence {
-            since: absent_before.clone(),
+        Ok(self.plan_decision(&answers, group, current, view_ms, memory, memory_tag))
+    }
+
+    /// Plans a group holding `current` from its `answers` and what it
+    /// remembers (`memory`, read from `memory_tag`). Pure but for the clock.
+    pub(crate) fn plan_decision(
+        &self,
+        answers: &[SourceAnswer],
+        group: &ManagedGroup,
+        current: TargetGroupState,
+        view_ms: u64,
+        memory: DnsMemory,
+        memory_tag: Option<&str>,
+    ) -> Decision {
+        let history = History {
+            memory,
             now_ms: now_millis(),
             window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
         };
-        let plan = plan_with_absence(&answers, group.port, &current, Some(&absence));
-        Ok(Decision { plan, view_ms, current, absent_before })
+        let plan = plan_with_history(answers, group.port, &current, Some(&history), &self.exposure.addresses);
+        let remembered = memory_tag::encode(&plan.memory);
+        let remember = (remembered != memory_tag.unwrap_or_default()).then_some(remembered);
+        Decision { plan, view_ms, current, remember }
     }
 
     /// Applies `decision` (the caller holds the group's lease): stamps the
-    /// view (and the absence tag when it changed), registers, then
+    /// view (and the memory of `dns:` names when it changed), registers, then
     /// deregisters, checking before each call that the lease still runs.
     pub(crate) async fn apply_decision(
         &self,
@@ -587,7 +664,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let elb = |error| SyncError::Elb { target_group: target_group.to_string(), error };
         let ran_out = || SyncError::LeaseRanOut { target_group: target_group.to_string() };
         let plan = &mut decision.plan;
-        let remember = (plan.absent_since != decision.absent_before).then(|| encode_absent(&plan.absent_since));
+        let remember = decision.remember.clone();
         if plan.is_noop() && remember.is_none() {
             return Ok(());
         }
@@ -616,8 +693,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
     /// Reads the applied-view tag: `Some(newer)` when a run with a later view
     /// already changed the group; otherwise stamps this run's view (and, in
-    /// the same call, the absence tag when it changed) and returns `None`.
-    async fn claim_view(&self, arn: &str, view_ms: u64, absent: Option<String>) -> Result<Option<u64>, ElbError> {
+    /// the same call, the memory of `dns:` names when it changed) and returns
+    /// `None`.
+    async fn claim_view(&self, arn: &str, view_ms: u64, memory: Option<String>) -> Result<Option<u64>, ElbError> {
         let tags = self.target_groups.tags(arn).await?;
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
             && applied > view_ms
@@ -625,10 +703,24 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(Some(applied));
         }
         let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
-        stamp.extend(absent.map(|value| (ABSENT_TAG, value)));
+        stamp.extend(memory.map(|value| (DNS_MEMORY_TAG, value)));
         stamp.extend(withdraw_digest(&tags));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
+    }
+
+    /// Looks up in bulk, once, the RDS resources the sources of `groups`
+    /// follow (those the policy admits: a refused source is not looked up).
+    pub(crate) async fn prefetch<'g>(
+        &self,
+        resolver: &SourceResolver<'_, R, D>,
+        groups: impl Iterator<Item = &'g TargetGroupInfo>,
+    ) {
+        let sources: Vec<Source> = groups
+            .filter_map(|info| info.spec().ok().flatten().filter(|spec| self.admit(info, &spec.sources).is_ok()))
+            .flat_map(|spec| spec.sources)
+            .collect();
+        resolver.prefetch(&sources).await;
     }
 
     /// The ELB port, for the engine's own modules (`settled.rs`).
@@ -636,22 +728,35 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         &self.target_groups
     }
 
-    /// The group's tags read now (under the lease, for the absence tag).
+    /// The group's tags read now (under the lease, for the memory of `dns:` names).
     pub(crate) async fn current_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
         self.target_groups.tags(arn).await
     }
 }
 
-/// Resolves a group's sources with `resolver`: the answers, and the view
-/// they are (when the oldest lookup behind them was sent), capped at `view_cap_ms`.
+/// Resolves a group's sources with `resolver` (each `dns:` name asked as the
+/// group's `memory` says): the answers, and the view they are (when the
+/// oldest lookup behind them was sent), capped at `view_cap_ms`.
 pub(crate) async fn resolve_group<R: RdsDirectory, D: DnsLookup>(
     info: &TargetGroupInfo,
     group: &ManagedGroup,
     resolver: &SourceResolver<'_, R, D>,
     view_cap_ms: u64,
+    memory: &DnsMemory,
 ) -> (Vec<SourceAnswer>, u64) {
-    let observed: Vec<(SourceAnswer, u64)> =
-        futures::future::join_all(group.spec.sources.iter().map(|s| resolver.resolve_observed(s, info.families))).await;
+    let plans: Vec<QueryPlan> = group
+        .spec
+        .sources
+        .iter()
+        .map(|source| match source {
+            Source::Dns { hostname } => QueryPlan::for_name(memory.name(hostname)),
+            _ => QueryPlan::Fixed,
+        })
+        .collect();
+    let observed: Vec<(SourceAnswer, u64)> = futures::future::join_all(
+        group.spec.sources.iter().zip(&plans).map(|(s, plan)| resolver.resolve_observed(s, info.families, plan)),
+    )
+    .await;
     let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
     (observed.into_iter().map(|(answer, _)| answer).collect(), view_ms)
 }
@@ -663,13 +768,14 @@ pub(crate) struct Decision {
     /// When (Unix ms) the oldest lookup behind the plan was sent.
     pub view_ms: u64,
     pub current: TargetGroupState,
-    pub absent_before: BTreeMap<IpAddr, u64>,
+    /// The memory of `dns:` names to write, when it differs from the tag's.
+    pub remember: Option<String>,
 }
 
 impl Decision {
-    /// True when applying it would call ELB: a change, or absence bookkeeping.
+    /// True when applying it would call ELB: a change, or a memory to write.
     pub fn changes_something(&self) -> bool {
-        !self.plan.is_noop() || self.plan.absent_since != self.absent_before
+        !self.plan.is_noop() || self.remember.is_some()
     }
 }
 
@@ -772,6 +878,72 @@ mod tests {
         assert!(e.target_groups.held(&bad).is_empty());
         assert_eq!(e.target_groups.held(&untagged), vec!["10.9.9.9"]);
         assert_eq!(report.groups.len(), 2, "the untagged group is not even reported");
+    }
+
+    fn policy(sources: &str, cidrs: &str, target_groups: &str) -> ExposurePolicy {
+        use crate::exposure::{AllowedSources, TargetGroupScope};
+        ExposurePolicy {
+            sources: AllowedSources::parse(sources).unwrap(),
+            addresses: AllowedAddresses::parse(cidrs).unwrap(),
+            target_groups: TargetGroupScope::parse(target_groups).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_source_leaves_its_group_untouched_and_the_others_sync() {
+        let e = engine(false).with_exposure(policy("rds-cluster:*", "", ""));
+        let refused = e.target_groups.group("files", Some("rds-cluster:prod rds-proxy:px"));
+        e.target_groups.seed(&refused, "10.0.7.7");
+        let good = e.target_groups.group("ledger", Some("rds-cluster:prod"));
+        let report = e.sync(&Selection::AllManaged).await;
+
+        assert_eq!(e.target_groups.held(&good), vec!["10.0.1.1"]);
+        assert_eq!(e.target_groups.held(&refused), vec!["10.0.7.7"], "nothing registered, nothing deregistered");
+        assert!(e.target_groups.calls_naming(&refused).is_empty(), "not even its health is read");
+        let errors: Vec<String> = report.errors().iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        for needle in
+            ["target group files", "source rds-proxy:px is not allowed", "NLB_SYNC_ALLOWED_SOURCES (rds-cluster:*)"]
+        {
+            assert!(errors[0].contains(needle), "{needle}: {}", errors[0]);
+        }
+        let files = report.groups.iter().find(|g| g.arn == refused).unwrap();
+        assert_eq!(files.refused_sources(), &["rds-proxy:px".parse::<Source>().unwrap()]);
+        assert!(report.into_result().is_err(), "the invocation fails");
+    }
+
+    #[tokio::test]
+    async fn a_group_out_of_scope_is_neither_read_nor_changed_nor_reported() {
+        let e =
+            engine(false).with_exposure(policy("", "", "db-* arn:aws:elasticloadbalancing:*:1:targetgroup/by-arn/*"));
+        let outside = e.target_groups.group("web", Some("rds-proxy:px"));
+        e.target_groups.seed(&outside, "10.0.7.7");
+        let by_name = e.target_groups.group("db-a", Some("rds-proxy:px"));
+        let by_arn = e.target_groups.group("by-arn", Some("rds-proxy:px"));
+        let report = e.sync(&Selection::AllManaged).await;
+        assert!(report.errors().is_empty(), "{:?}", report.errors());
+        let reported: Vec<&str> = report.groups.iter().map(|g| g.arn.as_str()).collect();
+        assert_eq!(reported, vec![by_arn.as_str(), by_name.as_str()]);
+        assert!(e.target_groups.calls_naming(&outside).is_empty());
+        assert_eq!(e.target_groups.held(&outside), vec!["10.0.7.7"]);
+        assert_eq!(e.target_groups.held(&by_name).len(), 2);
+
+        // Named by ARN (a schedule's targetGroupArns): the same, and no error.
+        let report = e.sync(&Selection::Only(vec![outside.clone()])).await;
+        assert!(report.groups.is_empty() && report.error.is_none(), "{report:?}");
+        assert!(e.target_groups.calls_naming(&outside).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_address_outside_the_allowed_cidrs_is_reported_with_them() {
+        let e = engine(false).with_exposure(policy("", "10.0.1.0/24", ""));
+        let a = e.target_groups.group("a", Some("rds-proxy:px"));
+        e.target_groups.seed(&a, "10.0.1.7");
+        let report = e.sync(&Selection::AllManaged).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.1.7", "10.0.1.9"], "10.0.2.9 refused, 10.0.1.7 kept");
+        let error = report.into_result().unwrap_err().to_string();
+        assert!(error.contains("10.0.2.9 outside NLB_SYNC_ALLOWED_CIDRS (10.0.1.0/24)"), "{error}");
+        assert!(!error.contains("resolver"), "not the wrong-resolver hint: {error}");
     }
 
     #[tokio::test]
@@ -920,18 +1092,42 @@ mod tests {
         assert_eq!(e.target_groups.tags(&a).await.unwrap()[VIEW_TAG], "4000");
     }
 
-    #[test]
-    fn the_absence_tag_round_trips_rounds_up_and_fits_a_tag_value() {
-        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
-        let since: BTreeMap<IpAddr, u64> = [(ip("10.0.1.5"), 1_000_500), (ip("fd00::1"), 2_000_000)].into();
-        let value = encode_absent(&since);
-        assert_eq!(value, "10.0.1.5@1001 fd00::1@2000");
-        assert_eq!(parse_absent(&value), [(ip("10.0.1.5"), 1_001_000), (ip("fd00::1"), 2_000_000)].into());
-        assert_eq!(parse_absent("junk 10.0.0.1@x 10.0.0.2@5"), [(ip("10.0.0.2"), 5_000)].into());
-        let many: BTreeMap<IpAddr, u64> =
-            (0..40u64).map(|i| (IpAddr::from([10, 0, 1, i as u8]), 1_700_000_000_000 + i * 1000)).collect();
-        let value = encode_absent(&many);
-        assert!(value.len() <= MAX_TAG_VALUE, "{}", value.len());
-        assert!(value.starts_with("10.0.1.0@1700000000 "), "the oldest entries are kept: {value}");
+    #[tokio::test]
+    async fn a_moved_name_is_replaced_in_two_runs_and_its_memory_is_stamped_with_the_view() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("dns:db.test"));
+        e.dns.set("db.test", &["10.0.1.5"]);
+        e.sync(&Selection::AllManaged).await;
+        let calls = e.target_groups.mutating_calls.lock().unwrap().clone();
+        assert_eq!(calls[0], format!("AddTags {VIEW_TAG} {DNS_MEMORY_TAG}"), "one call, under the lease: {calls:?}");
+        e.dns.set("db.test", &["10.0.2.5"]);
+        let first = e.sync(&Selection::AllManaged).await;
+        assert_eq!(texts(&first.groups[0].registered), vec!["10.0.2.5:5432"]);
+        assert!(first.groups[0].awaits_healthy_replacement(), "{first:?}");
+        let second = e.sync(&Selection::AllManaged).await;
+        assert_eq!(e.target_groups.held(&a), vec!["10.0.2.5"], "{second:?}");
+        let memory = memory_tag::parse(&e.target_groups.tags(&a).await.unwrap()[DNS_MEMORY_TAG]);
+        assert_eq!(memory.name("db.test").map(|n| n.behaviour), Some(crate::name_memory::Behaviour::Steady));
+    }
+
+    #[tokio::test]
+    async fn a_rotating_name_never_deregisters_from_a_new_group_on() {
+        let e = engine(false);
+        let a = e.target_groups.group("a", Some("dns:rr.test"));
+        // One of three per answer, in an order that repeats only every 7 answers.
+        let answers: [&[&str]; 7] =
+            [&["10.0.1.1"], &["10.0.1.1"], &["10.0.1.2"], &["10.0.1.3"], &["10.0.1.3"], &["10.0.1.3"], &["10.0.1.2"]];
+        e.dns.rotate("rr.test", &answers);
+        let mut deregistered = 0;
+        for _ in 0..20 {
+            let run = e.sync(&Selection::AllManaged).await;
+            assert!(run.errors().is_empty(), "{:?}", run.errors());
+            deregistered += run.groups[0].deregistered.len();
+        }
+        assert_eq!(deregistered, 0);
+        let held = e.target_groups.held(&a);
+        assert!(held.len() >= 2 && held.iter().all(|ip| ip.starts_with("10.0.1.")), "{held:?}");
+        let memory = memory_tag::parse(&e.target_groups.tags(&a).await.unwrap()[DNS_MEMORY_TAG]);
+        assert_eq!(memory.name("rr.test").map(|n| n.behaviour), Some(crate::name_memory::Behaviour::Rotating));
     }
 }

@@ -1,6 +1,7 @@
 //! Where log lines go. Everything the functions log is a JSON line on stdout
 //! (where Lambda collects EMF): `tracing` events, and the decision and event
-//! lines of [`crate::report`], which are written here and nowhere else.
+//! lines of [`crate::report`], which are written here and nowhere else. The
+//! command line logs to stderr, only when asked.
 
 use serde_json::Value;
 
@@ -25,6 +26,19 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Starts logging for the operator command line: plain lines on stderr
+/// (stdout holds the results), and only when `RUST_LOG` asks for them;
+/// `RUST_LOG=debug` shows, for one, every place the SDK looked for
+/// credentials.
+pub fn init_terminal_logging() {
+    let Ok(filter) = std::env::var("RUST_LOG") else { return };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
+        .with_ansi(false)
+        .try_init();
+}
+
 /// One decision line per target group of the run, the run's summary line (its
 /// API calls), plus an error line when the run could not list target groups.
 pub fn emit_run(run: &RunOutcome, trigger: Trigger) {
@@ -35,6 +49,12 @@ pub fn emit_run(run: &RunOutcome, trigger: Trigger) {
     if let Some(error) = &run.error {
         tracing::error!(trigger = trigger.as_str(), error = %error, "sync run failed before any target group");
     }
+}
+
+/// The line a function writes when it cannot start (a setting it cannot use,
+/// such as a malformed allow-list), before it exits.
+pub fn emit_startup_failure(error: &dyn std::fmt::Display) {
+    tracing::error!(error = %error, "cannot start");
 }
 
 /// Writes one JSON line (EMF is read from stdout, not through `tracing`).

@@ -28,8 +28,9 @@ pub const PORT_TAG: &str = "nlb-target-sync:port";
 /// Tag key the functions write on every change: the view time of the applied
 /// answers (Unix ms).
 pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
-/// Tag key the functions write for `dns:` sources: the addresses a name
-/// stopped answering and since when (empty when none is missing).
+/// Tag key the functions write for `dns:` sources: what the target group
+/// remembers of each name (`r` rotating or `s` steady, the name's hash, its
+/// last answer, the addresses it stopped answering and since when).
 pub const ABSENT_TAG: &str = "nlb-target-sync:absent";
 
 /// The port of the target groups the helpers create (PostgreSQL).

@@ -68,26 +68,48 @@ impl<'a> OperatorCli<'a> {
 
     /// [`OperatorCli::run`] with extra environment variables for this command.
     pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> CliRun {
-        let started = Instant::now();
-        let mut command = tokio::process::Command::new(build_binary(CLI_BINARY));
+        let mut command = command(args);
         command
-            .args(args)
             .envs(self.sandbox.env())
             .env_remove("NO_COLOR")
             .env_remove("CLICOLOR_FORCE")
             .envs(self.env.iter().cloned())
-            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
-            .await
-            .unwrap_or_else(|_| panic!("nlb-target-sync {args:?} ran longer than {COMMAND_TIMEOUT:?}"))
-            .unwrap_or_else(|e| panic!("cannot run nlb-target-sync: {e}"));
-        CliRun {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            took: started.elapsed(),
-        }
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        finish(command, args).await
+    }
+
+    /// Runs the command with nothing in its environment but `env`: neither
+    /// the sandbox's variables nor anything this process has (no credentials,
+    /// no Region, no home directory unless `env` gives them).
+    pub async fn run_isolated(&self, args: &[&str], env: &[(&str, &str)]) -> CliRun {
+        let mut command = command(args);
+        command.env_clear().envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        finish(command, args).await
+    }
+}
+
+/// The binary with `args`, stdin closed (so it is not a terminal and never prompts).
+fn command(args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(build_binary(CLI_BINARY));
+    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+/// Runs `command` to its end.
+///
+/// # Panics
+///
+/// If the binary cannot be started or runs longer than two minutes.
+async fn finish(mut command: tokio::process::Command, args: &[&str]) -> CliRun {
+    let started = Instant::now();
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("nlb-target-sync {args:?} ran longer than {COMMAND_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("cannot run nlb-target-sync: {e}"));
+    CliRun {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: started.elapsed(),
     }
 }

@@ -50,6 +50,9 @@ enum Entry {
     /// A records answered `per_answer` at a time, round robin: each A query
     /// starts one address further (a reader endpoint, Route 53 multivalue).
     Rotating { a: Vec<Ipv4Addr>, per_answer: usize, next: Arc<AtomicUsize> },
+    /// A records answered `per_answer` at a time, chosen at random for each
+    /// A query, as Route 53 multivalue answers are.
+    Random { a: Vec<Ipv4Addr>, per_answer: usize, random: Arc<Mutex<fastrand::Rng>> },
     /// Queries for this name get no answer at all (per-name [`Mode::Silent`]).
     Silent,
     /// Queries for this name get SERVFAIL.
@@ -159,6 +162,14 @@ impl DnsServer {
     pub fn set_rotating_a(&self, name: &str, addresses: &[Ipv4Addr], per_answer: usize) {
         let entry = Entry::Rotating { a: addresses.to_vec(), per_answer, next: Arc::new(AtomicUsize::new(0)) };
         self.update(name, |_| entry);
+    }
+
+    /// Makes `name` answer `per_answer` of `addresses` per A query, a subset
+    /// picked at random each time from a generator seeded with `seed`
+    /// (replacing all of its records).
+    pub fn set_random_a(&self, name: &str, addresses: &[Ipv4Addr], per_answer: usize, seed: u64) {
+        let random = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed)));
+        self.update(name, |_| Entry::Random { a: addresses.to_vec(), per_answer, random });
     }
 
     /// Makes `name` a CNAME for `target` (replacing all of its records).
@@ -283,6 +294,17 @@ impl State {
                         let start = next.fetch_add(1, Ordering::SeqCst);
                         let picked = (0..(*per_answer).min(a.len())).map(|i| a[(start + i) % a.len()]);
                         answers.extend(picked.map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(ip)))));
+                    }
+                    return Answer { code: ResponseCode::NoError, records: answers, respond: true };
+                }
+                Some(Entry::Random { a, per_answer, random }) => {
+                    if matches!(query_type, RecordType::A | RecordType::ANY) {
+                        let mut picked = a.clone();
+                        random.lock().unwrap().shuffle(&mut picked);
+                        picked.truncate(*per_answer);
+                        answers.extend(
+                            picked.into_iter().map(|ip| Record::from_rdata(owner.clone(), ttl, RData::A(A(ip)))),
+                        );
                     }
                     return Answer { code: ResponseCode::NoError, records: answers, respond: true };
                 }
@@ -465,6 +487,24 @@ mod tests {
 
         dns.resume_answering();
         assert_eq!(lookup(&udp, name).await.unwrap(), vec![IpAddr::from(v4("10.1.0.5"))]);
+    }
+
+    #[tokio::test]
+    async fn random_subsets_differ_and_cover_the_set() {
+        let dns = DnsServer::start().await;
+        let udp = resolver(dns.addr(), false);
+        let set: Vec<Ipv4Addr> = ["10.3.0.1", "10.3.0.2", "10.3.0.3"].iter().map(|a| v4(a)).collect();
+        dns.set_random_a("rr.example.internal", &set, 2, 7);
+        let mut answers = std::collections::BTreeSet::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..30 {
+            let answer = lookup(&udp, "rr.example.internal").await.unwrap();
+            assert_eq!(answer.len(), 2, "{answer:?}");
+            seen.extend(answer.iter().copied());
+            answers.insert(answer);
+        }
+        assert_eq!(answers.len(), 3, "every 2-of-3 subset comes up: {answers:?}");
+        assert_eq!(seen.len(), 3);
     }
 
     #[tokio::test]

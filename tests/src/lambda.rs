@@ -443,7 +443,12 @@ mod tests {
         let ok = a.invoke(json!({})).await;
         eprintln!("first invocation took {:?}", started.elapsed());
         assert_eq!(ok.status, 200, "{:?}", ok.body);
-        assert_eq!(ok.body, json!({"dryRun": false, "targetGroups": [], "error": null}));
+        let answer = ok.body.as_object().expect("an object");
+        assert_eq!(answer.keys().collect::<Vec<_>>(), ["apiCalls", "dryRun", "error", "targetGroups"]);
+        assert_eq!(
+            (&ok.body["dryRun"], &ok.body["targetGroups"], &ok.body["error"]),
+            (&json!(false), &json!([]), &json!(null))
+        );
 
         let other = b.invoke(json!({"detail": {}})).await;
         assert_eq!(other.status, 200, "{:?}", other.body);

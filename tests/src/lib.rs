@@ -11,8 +11,10 @@
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
 //!   endpoints, ELB's `Describe*` token bucket and AWS's page limits.
 //!   [`HealthChecks`] sets its knobs (how long new targets stay `initial`,
-//!   which addresses are unreachable); [`ApiBudget`] switches the bucket and
-//!   reads how many calls each API action received. [`Aws`] holds SDK clients
+//!   which addresses are unreachable), [`AccessRules`] the actions it answers
+//!   with AccessDenied; [`ApiBudget`] switches the bucket and reads how many
+//!   calls each API action received; [`Moto::group_calls`] lists the calls
+//!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
 //!   clusters, RDS instances, RDS Proxies and their custom endpoints.
@@ -68,6 +70,7 @@
 //! # }
 //! ```
 
+mod access;
 mod addresses;
 mod answers;
 mod api_budget;
@@ -79,6 +82,7 @@ mod dns;
 mod eventbridge;
 mod fleet;
 mod http;
+mod journal;
 mod lambda;
 mod moto;
 mod process;
@@ -87,6 +91,7 @@ mod sns;
 mod standin;
 mod workspace;
 
+pub use access::AccessRules;
 pub use addresses::{ipv4, sorted_targets, target};
 pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
 pub use api_budget::{ApiBudget, ApiCalls, CallCounts, ELB_DESCRIBE_CAPACITY, ELB_DESCRIBE_REFILL_PER_SECOND};
@@ -99,6 +104,7 @@ pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use fleet::{Fleet, GROUPS_PER_CLUSTER, INSTANCES_PER_CLUSTER, fleet_address, steady_elb_calls_bound};
+pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;

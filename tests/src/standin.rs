@@ -87,19 +87,7 @@ impl HealthChecks {
     /// Sends a raw control request, returning the status and the JSON answer
     /// (to check what the endpoint says about a bad request).
     pub async fn raw(&self, method: Method, name: &str, body: &str) -> (u16, Value) {
-        let url = format!("{}/elb-standin/{name}", self.endpoint);
-        let response = crate::http::send(
-            method.clone(),
-            &url,
-            &[("content-type", "application/json")],
-            body.to_owned(),
-            Some(CONTROL_TIMEOUT),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        let document = serde_json::from_slice(&response.body)
-            .unwrap_or_else(|e| panic!("{method} {url} answered non-JSON ({e}): {}", response.text()));
-        (response.status, document)
+        control_request(&self.endpoint, method, name, body).await
     }
 
     async fn call(&self, method: Method, name: &str, body: Option<Value>) -> HealthCheckSettings {
@@ -109,6 +97,24 @@ impl HealthChecks {
         HealthCheckSettings::from_json(&document)
             .unwrap_or_else(|e| panic!("{method} /elb-standin/{name} answered {document}: {e}"))
     }
+}
+
+/// One request to the control endpoint of the stand-in at `endpoint`: the
+/// status and the JSON answer.
+pub(crate) async fn control_request(endpoint: &str, method: Method, name: &str, body: &str) -> (u16, Value) {
+    let url = format!("{endpoint}/elb-standin/{name}");
+    let response = crate::http::send(
+        method.clone(),
+        &url,
+        &[("content-type", "application/json")],
+        body.to_owned(),
+        Some(CONTROL_TIMEOUT),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let document = serde_json::from_slice(&response.body)
+        .unwrap_or_else(|e| panic!("{method} {url} answered non-JSON ({e}): {}", response.text()));
+    (response.status, document)
 }
 
 #[cfg(test)]

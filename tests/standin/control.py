@@ -1,15 +1,21 @@
 """The stand-in's control endpoint: plain JSON over HTTP under `/elb-standin/`,
-next to moto's own API, so tests (in Rust) set the health-check knobs.
+next to moto's own API, so tests (in Rust) set the health-check knobs and
+the access rules.
 
     GET  /elb-standin/settings
-         -> {"initialSeconds": 0.0, "unreachable": []}
+         -> {"initialSeconds": 0.0, "unreachable": [], "deny": []}
     POST /elb-standin/settings      {"initialSeconds": 3}
          how long a target registered from now on stays `initial`
     POST /elb-standin/reachability  {"address": "10.1.2.10", "reachable": false}
          whether health checks reach that address (any port, every target group)
+    POST /elb-standin/access        {"deny": ["elasticloadbalancing:AddTags"]}
+         the actions answered AccessDenied from now on (`access.py`)
     POST /elb-standin/slow  {"action": "DeregisterTargets", "seconds": 3, "times": 1}
          the next `times` calls of that action wait `seconds` before they take
          effect (`slow_calls.py`); answers {"slow": {...}}
+    GET  /elb-standin/calls
+         -> {"calls": [{"action": "RegisterTargets", "targetGroups": ["arn:..."]}]}
+         every call that named a target group, in order (`journal.py`)
     GET  /elb-standin/api-calls
          -> {"describeBucket": null, "calls": {"elasticloadbalancing":
              {"DescribeTags": 3}}, "throttled": {}}   (`api_budget.py`)
@@ -27,7 +33,9 @@ resets the settings too, then goes on to moto.
 import ipaddress
 import json
 
+import access
 import api_budget
+import journal
 import slow_calls
 import target_health
 
@@ -113,14 +121,20 @@ def _change_describe_bucket(document):
 
 
 ROUTES = {
+    ("GET", "calls"): None,
     ("GET", "settings"): None,
     ("POST", "settings"): _change_settings,
     ("POST", "reachability"): _change_reachability,
+    ("POST", "access"): access.change_rules,
     ("POST", "slow"): _change_slow,
     ("GET", "api-calls"): None,
     ("POST", "api-calls"): _change_api_calls,
     ("POST", "describe-bucket"): _change_describe_bucket,
 }
+
+
+def _snapshot():
+    return {**target_health.SETTINGS.snapshot(), **access.RULES.snapshot()}
 
 
 def _control(environ, start_response):
@@ -139,12 +153,14 @@ def _control(environ, start_response):
         return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
     if name in ("api-calls", "describe-bucket"):
         return _answer(start_response, "200 OK", api_budget.BUDGET.snapshot())
-    return _answer(start_response, "200 OK", target_health.SETTINGS.snapshot())
+    if name == "calls":
+        return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
+    return _answer(start_response, "200 OK", _snapshot())
 
 
 def with_control_endpoint(moto_app):
-    """A WSGI application serving the control endpoint and passing every other
-    request to moto."""
+    """A WSGI application serving the control endpoint, refusing the denied
+    actions, and passing every other request to moto."""
 
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -153,11 +169,20 @@ def with_control_endpoint(moto_app):
         if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
             target_health.SETTINGS.reset()
             slow_calls.reset()
+            journal.reset()
+            access.RULES.reset()
             api_budget.BUDGET.reset()
+        # A throttled call does nothing: it is neither delayed, journaled nor checked.
         refused = api_budget.refusal(environ, start_response)
         if refused is not None:
             return refused
         slow_calls.delay_if_slow(environ)
+        journal.record(environ)
+        refused = access.refusal(environ)
+        if refused is not None:
+            status, headers, body = refused
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
         return moto_app(environ, start_response)
 
     return application

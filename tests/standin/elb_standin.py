@@ -1,5 +1,6 @@
 """The integration tests' AWS stand-in: moto's server with ELB target health,
-draining, availability-zone checks and RDS Proxy custom endpoints added.
+draining, availability-zone checks, RDS Proxy custom endpoints and refused
+calls added.
 
 Run it with the Python of the virtual environment that holds moto:
 
@@ -11,8 +12,9 @@ in moto is in `target_health.py`, `proxy_endpoints.py` and `blue_green.py`
 (a cluster switchover renames the member instances as RDS does) and
 `api_budget.py` (ELB's `Describe*` token bucket, AWS's page limits, call counts); the knobs tests
 turn (how long a new target stays `initial`, which addresses fail health
-checks) are set through the control endpoint in `control.py`, under
-`/elb-standin/`. `POST /moto-api/reset` also resets those knobs.
+checks, which actions `access.py` refuses with AccessDenied) are set through
+the control endpoint in `control.py`, under `/elb-standin/`.
+`POST /moto-api/reset` also resets those knobs.
 """
 
 import argparse

@@ -646,6 +646,88 @@ def test_sources_parameter_rejects_what_the_functions_would_reject(sources):
     assert not re.fullmatch(TEMPLATE["Parameters"]["Sources"]["AllowedPattern"], sources)
 
 
+# ------------------------------------------------------- what the stack may expose
+
+# Each parameter of the installer's policy and the variable the functions read it from.
+EXPOSURE_VARIABLES = {
+    "AllowedSources": "NLB_SYNC_ALLOWED_SOURCES",
+    "AllowedCidrs": "NLB_SYNC_ALLOWED_CIDRS",
+    "AllowedTargetGroups": "NLB_SYNC_TARGET_GROUPS",
+}
+PRIVATE_RANGES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"}
+NARROWED = {"AllowedSources": "rds-proxy:*", "AllowedCidrs": "10.1.0.0/16 fd00:1::/32", "AllowedTargetGroups": "db-*"}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_function_is_held_to_the_stacks_exposure_policy(shape):
+    """Who may expose what: the same policy binds all three ways in, in both shapes."""
+    ev = Evaluator(TEMPLATE, {**SHAPES[shape], **NARROWED})
+    made = created(TEMPLATE, ev)
+    for name, function in FUNCTIONS.items():
+        assert name in made
+        variables = ev.eval(function["Properties"]["Environment"]["Variables"])
+        for parameter, variable in EXPOSURE_VARIABLES.items():
+            assert variables[variable] == NARROWED[parameter], (name, variable)
+
+
+def test_the_default_policy_allows_rds_sources_the_private_ranges_and_every_group():
+    """A dns: name can point anywhere a private address answers: it must be allowed explicitly."""
+    parameters = TEMPLATE["Parameters"]
+    sources = parameters["AllowedSources"]["Default"].split()
+    assert sources == ["rds-cluster:*", "rds-instance:*", "rds-proxy:*"]
+    assert set(parameters["AllowedCidrs"]["Default"].split()) == PRIVATE_RANGES
+    assert parameters["AllowedTargetGroups"]["Default"] == "*"
+    # The full-producer shape the tests deploy follows a source the default allows.
+    assert any(re.fullmatch(pattern.replace("*", ".*"), FULL["Sources"]) for pattern in sources)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        ("AllowedSources", ["", "*", "rds-cluster:prod-* dns:*.db.internal", "rds-cluster:Prod:readers"],
+         ["rds-cluster:*,rds-proxy:*", "dns:db?.internal", "rds-proxy:*;"]),
+        ("AllowedCidrs", ["", "10.1.0.0/16", "10.1.0.0/16 fd00:1::/32"],
+         ["10.0.0.0/8,10.1.0.0/16", "vpc-cidr", "10.0.0.0/8;"]),
+        ("AllowedTargetGroups", ["*", "db-* arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/x/*"],
+         ["db-a,db-b", "db_a"]),
+    ],
+)
+def test_exposure_parameters_take_space_separated_lists_only(parameter, good, bad):
+    """A comma is the likeliest slip (other list parameters use them): refused before deploy."""
+    spec = TEMPLATE["Parameters"][parameter]
+    pattern = re.compile(spec["AllowedPattern"])
+    assert pattern.fullmatch(spec["Default"])
+    for value in good:
+        assert pattern.fullmatch(value), value
+    for value in bad:
+        assert not pattern.fullmatch(value), value
+    assert spec["MaxLength"] <= 1024, "all of the functions' variables must fit in Lambda's 4 KB"
+
+
+def _emitted_metrics() -> set[str]:
+    """The metric names the decision line declares (`shared/src/report.rs`)."""
+    text = (ROOT / "shared" / "src" / "report.rs").read_text()
+    return set(re.findall(r'\("([A-Za-z]+)", "(?:Count|Milliseconds)"\)', text))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_refusal_raises_an_alarm_in_both_shapes(shape):
+    ev = Evaluator(TEMPLATE, SHAPES[shape])
+    alarm = created(TEMPLATE, ev)["ExposureRefusedAlarm"]["Properties"]
+    stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    names = {s["Metric"]["MetricName"] for s in stats}
+    assert names == {"SourcesRefused", "AddressesRefused"}
+    assert names <= _emitted_metrics(), "the functions emit what the alarm watches"
+    for stat in stats:
+        assert stat["Metric"]["Namespace"] == "NlbTargetSync"
+        # The scheduled run visits every managed group each minute.
+        assert stat["Metric"]["Dimensions"] == [{"Name": "Trigger", "Value": "schedule"}]
+    [expression] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert "sources" in expression["Expression"] and "addresses" in expression["Expression"]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+
+
 # --------------------------------------------------------------------------- alarms
 
 
@@ -658,7 +740,7 @@ def test_every_function_has_an_errors_alarm():
     alarmed = {
         a["Properties"]["Dimensions"][0]["Value"]["Ref"]
         for a in _alarms().values()
-        if a["Properties"]["Namespace"] == "AWS/Lambda" and a["Properties"]["MetricName"] == "Errors"
+        if a["Properties"].get("Namespace") == "AWS/Lambda" and a["Properties"].get("MetricName") == "Errors"
     }
     assert alarmed == set(FUNCTIONS)
 
@@ -889,6 +971,10 @@ def test_serverless_repo_metadata_is_complete_and_publishable():
     assert app["SpdxLicenseId"] == tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["license"]
     assert len(app["Labels"]) <= 10 and all(re.fullmatch(r"[a-zA-Z0-9+\-_:/@]+", label) for label in app["Labels"])
     assert (ROOT / app["ReadmeUrl"]).is_file(), "sam package uploads the readme from this path"
+    # A public application needs its license file; the workspace declares Apache-2.0.
+    license_text = (ROOT / app["LicenseUrl"]).read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text
     for url in ("HomePageUrl", "SourceCodeUrl"):
         assert app[url].startswith("https://"), url
     # The version published is the version of the functions.

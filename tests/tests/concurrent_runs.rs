@@ -124,6 +124,50 @@ async fn a_change_in_flight_and_a_failback_event_never_empty_the_writer_group() 
     assert_eq!(setup.sandbox.aws.lease_holder(LEASES, &arn).await, None, "every lease was given back");
 }
 
+/// Sequence 2 of the overlapping-runs report. The writer went back and forth
+/// (B, A, B). A scheduled run that resolved while A was the writer has its
+/// RegisterTargets of A in flight when RDS-EVENT-0071 for the move back to B
+/// arrives; the event's run finds the group holding B, nothing to change. It
+/// must not answer "correct" while that older change is still coming: the
+/// group ends holding B, not the demoted A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_flight_never_brings_back_the_old_writer_after_an_event_found_nothing_to_change() {
+    let setup = Setup::new("payments", ["10.1.6.10", "10.1.6.11"]).await;
+    let (schedule, failover) =
+        (setup.schedule_function().await, setup.failover_function(Duration::from_secs(20)).await);
+    let (a, b) = (target(setup.ips[0]), target(setup.ips[1]));
+    let arn = setup.writer_group.arn.clone();
+
+    // B writes and the group holds B.
+    setup.fail_over_to(1).await;
+    let schedule = {
+        let answer = succeeded(&schedule.invoke(scheduled_event()).await, &schedule);
+        assert_eq!(setup.sandbox.aws.registered_targets(&arn).await, vec![b.clone()], "{answer:#}");
+        schedule
+    };
+    // Back to A: a scheduled run registers A, slowly.
+    setup.fail_over_to(0).await;
+    setup.sandbox.moto.health_checks().slow_down("RegisterTargets", Duration::from_secs(3), 1).await;
+    let scheduled = invoke_in_background(schedule, scheduled_event());
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(setup.sandbox.aws.registered_targets(&arn).await, vec![b.clone()], "A's registration is in flight");
+
+    // And to B again: the event's run finds the group holding B.
+    setup.fail_over_to(1).await;
+    let event = RdsNotification::cluster("payments", "RDS-EVENT-0071", "Completed failover to DB instance: payments-1");
+    let followed = invoke_in_background(failover, rds_event(&[&event]));
+    let states =
+        record_states(&setup, &arn, || scheduled.is_finished() && followed.is_finished(), Duration::from_secs(40))
+            .await;
+    scheduled.await.expect("the scheduled run");
+    let (_, answer) = followed.await.expect("the event's run");
+
+    assert!(states.iter().all(|s| !s.is_empty()), "the writer group was empty at some point: {states:?}");
+    assert_eq!(setup.sandbox.aws.registered_targets(&arn).await, vec![b.clone()], "states: {states:?}");
+    assert!(!setup.sandbox.aws.registered_targets(&arn).await.contains(&a));
+    assert_eq!(event_decisions(&answer), ["synced: target groups changed and are correct"], "{answer:#}");
+}
+
 /// A run with changes waits while another run holds the group's lease, and
 /// changes nothing until it has it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -328,5 +328,6 @@ async fn an_address_really_gone_is_removed_once_the_absence_window_has_passed() 
     assert!(removed_after >= Duration::from_secs(WINDOW_S), "not before the window: {removed_after:?}");
     println!("absence window {WINDOW_S} s: the gone address was removed after {removed_after:?}");
     let tags = sandbox.aws.tags(&tg.arn).await;
-    assert_eq!(tag_value(&tags, ABSENT_TAG), Some(""), "forgotten once removed: {tags:?}");
+    let memory = tag_value(&tags, ABSENT_TAG);
+    assert!(memory.is_some_and(|m| m.starts_with('r') && !m.contains(RR_SET[2])), "forgotten once removed: {tags:?}");
 }

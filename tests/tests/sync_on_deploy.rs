@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::{
     CfnRequest, Invocation, IpFamily, LOGICAL_RESOURCE_ID, LambdaEmulator, PORT_TAG, RecordedRequest, ResponseServer,
-    SOURCES_TAG, STACK_ID, Sandbox, TargetGroup, VIEW_TAG, sorted_targets, tag_value,
+    SOURCES_TAG, STACK_ID, Sandbox, TargetGroup, VIEW_TAG, ipv4, sorted_targets, tag_value,
 };
 use serde_json::{Value, json};
 /// CloudFormation's limit for the response body.
@@ -187,6 +187,30 @@ async fn update_waiting_for_healthy_removes_the_old_targets_in_the_same_call() {
     assert_eq!(body["Data"]["Targets"], "10.1.2.31:5432");
     assert_eq!(count(&body["Data"]["TargetCount"]), Some(1));
     assert!(started.elapsed() < Duration::from_secs(25), "moto reports healthy at once: {:?}", started.elapsed());
+}
+
+/// A source replaced by a `dns:` name: the replaced source's addresses are
+/// wanted by no source, so no absence window holds them; they go once the
+/// name's address is healthy, in the same call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_from_a_proxy_to_a_dns_name_waiting_for_healthy_leaves_only_the_new_address() {
+    const NAME: &str = "new.example.test";
+    let deploy = Deploy::start(&[]).await;
+    deploy.sandbox.proxy_resolving_to("p", &["10.1.1.36", "10.1.2.36"]).await;
+    deploy.sandbox.dns.set_a(NAME, &[ipv4("10.1.3.37")]);
+    let tg = deploy.target_group("app").await;
+    let old = json!({"TargetGroupArn": tg.arn, "Sources": ["rds-proxy:p"], "WaitForHealthySeconds": "30"});
+    let (invocation, answer) = deploy.send(&CfnRequest::create(&deploy.url("c-1"), "c-1", old.clone())).await;
+    success(&deploy, &invocation, &answer, "c-1");
+    assert_eq!(deploy.targets(&tg).await, sorted_targets(&["10.1.1.36:5432", "10.1.2.36:5432"]));
+    deploy.sandbox.moto.health_checks().set_initial_period(Duration::from_secs(1)).await;
+
+    let new = json!({"TargetGroupArn": tg.arn, "Sources": [format!("dns:{NAME}")], "WaitForHealthySeconds": "30"});
+    let (invocation, answer) = deploy.send(&CfnRequest::update(&deploy.url("u-1"), "u-1", &tg.arn, new, old)).await;
+
+    let body = success(&deploy, &invocation, &answer, "u-1");
+    assert_eq!(deploy.targets(&tg).await, vec!["10.1.3.37:5432"], "only the new address: {body:#}");
+    assert_eq!(body["Data"]["Targets"], "10.1.3.37:5432");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

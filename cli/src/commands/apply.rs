@@ -14,7 +14,7 @@ use super::{Invocation, Outcome, TargetGroupNames, plan};
 use crate::error::CliError;
 use crate::output::texts;
 use crate::progress::ProgressLine;
-use crate::run_report::{Changes, RunJson, changes_pending, run_text};
+use crate::run_report::{Changes, RunJson, changes_pending, failed_before_any_group, run_text};
 use crate::text::{BAD, PENDING, joined, paint};
 
 /// Sync now, with the same guards as the functions, and print what was done.
@@ -45,6 +45,9 @@ pub async fn run(invocation: &Invocation, args: ApplyArgs) -> Result<Outcome, Cl
     let wait = Duration::from_secs(args.wait_healthy);
     let applied = engine.apply(&selection, wait, &|step: &str| progress.step(step)).await;
     progress.finish();
+    if let Some(error) = failed_before_any_group(&applied.run) {
+        return Err(error);
+    }
     let waited = !wait.is_zero() && !applied.run.dry_run;
     invocation.output.write(|| AppliedJson::new(&applied, waited), || text(&applied, waited))?;
     Ok(Outcome::done_if(applied.succeeded()))

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use nlb_target_sync::load_config_with;
-use nlb_target_sync::{AwsSyncEngine, Settings, engine_with};
+use nlb_target_sync::{AwsSyncEngine, RunsIn, Settings, engine_with};
 
 use crate::cli::Global;
 use crate::error::CliError;
@@ -105,7 +105,7 @@ impl Invocation {
 
     async fn engine_with(&self, settings: &Settings) -> Result<AwsSyncEngine, CliError> {
         let config = load_config_with(self.profile.as_deref(), self.region.as_deref()).await;
-        Ok(engine_with(settings, &config)?)
+        Ok(engine_with(settings, &config, RunsIn::Terminal)?)
     }
 }
 

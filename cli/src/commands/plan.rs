@@ -9,7 +9,7 @@ use nlb_target_sync::RunOutcome;
 use super::{Invocation, Outcome, TargetGroupNames};
 use crate::error::CliError;
 use crate::progress::ProgressLine;
-use crate::run_report::{Changes, RunJson, changes_pending, run_text};
+use crate::run_report::{Changes, RunJson, changes_pending, failed_before_any_group, run_text};
 use crate::text::{GOOD, PENDING, paint};
 
 /// What a sync would register, deregister and hold back, and why; changes
@@ -27,6 +27,9 @@ pub async fn run(invocation: &Invocation, args: PlanArgs) -> Result<Outcome, Cli
         async { Ok::<_, OperateError>(engine.sync(&engine.select(&args.groups.target_groups).await?).await) }.await;
     progress.finish();
     let run = planned?;
+    if let Some(error) = failed_before_any_group(&run) {
+        return Err(error);
+    }
     invocation.output.write(|| RunJson::from(&run), || text(&run))?;
     Ok(if !run.errors().is_empty() {
         Outcome::Failed

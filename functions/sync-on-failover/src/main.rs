@@ -18,7 +18,9 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_logging();
-    let engine = engine_from_env().await?;
+    // A setting that cannot be used (a malformed allow-list among them) stops
+    // the function here, said in its log, before any invocation.
+    let engine = engine_from_env().await.inspect_err(|error| telemetry::emit_startup_failure(error))?;
     let (watch, recheck) = watch_from_env()?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -10,7 +10,9 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_logging();
-    let engine = engine_from_env().await?;
+    // A setting that cannot be used (a malformed allow-list among them) stops
+    // the function here, said in its log, before any invocation.
+    let engine = engine_from_env().await.inspect_err(|error| telemetry::emit_startup_failure(error))?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let run = engine.on_schedule(&event.payload).await.map_err(|e| diagnostic("InvalidPayload", &e))?;

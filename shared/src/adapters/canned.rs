@@ -17,7 +17,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
-/// A query-protocol request's form fields (`Action`, `DBClusterIdentifier`, ...).
+/// A request's form fields (`Action`, `DBClusterIdentifier`, ...), and the
+/// `Service` that signed it.
 pub type Form = BTreeMap<String, String>;
 
 type Matcher = Box<dyn Fn(&Form) -> bool + Send + Sync>;
@@ -83,8 +84,15 @@ impl Canned {
         aws_sdk_rds::Client::from_conf(config)
     }
 
-    pub fn elb(&self) -> aws_sdk_elasticloadbalancingv2::Client {
-        use aws_sdk_elasticloadbalancingv2::config as c;
+    /// The `(service, action)` of every request since the last call: the
+    /// signing name of its credential scope and its `Action`.
+    pub fn take_actions(&self) -> std::collections::BTreeSet<(String, String)> {
+        let asked = std::mem::take(&mut *self.asked.lock().unwrap());
+        asked.into_iter().map(|f| (f.get("Service").cloned().unwrap_or_default(), f["Action"].clone())).collect()
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        use aws_sdk_dynamodb::config as c;
         let config = c::Config::builder()
             .behavior_version(c::BehaviorVersion::latest())
             .region(c::Region::new("us-east-1"))
@@ -92,11 +100,35 @@ impl Canned {
             .retry_config(c::retry::RetryConfig::disabled())
             .http_client(self.clone())
             .build();
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    pub fn elb(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(self.elb_config().build())
+    }
+
+    /// The configuration of [`Canned::elb`], to change before building.
+    pub fn elb_config(&self) -> aws_sdk_elasticloadbalancingv2::config::Builder {
+        use aws_sdk_elasticloadbalancingv2::config as c;
+        c::Config::builder()
+            .behavior_version(c::BehaviorVersion::latest())
+            .region(c::Region::new("us-east-1"))
+            .credentials_provider(c::Credentials::new("AKIDTEST", "secret", None, None, "canned"))
+            .retry_config(c::retry::RetryConfig::disabled())
+            .http_client(self.clone())
     }
 
     fn respond(&self, request: &HttpRequest) -> HttpResponse {
-        let form = request.body().bytes().map(|b| parse_form(&String::from_utf8_lossy(b))).unwrap_or_default();
+        let mut form = request.body().bytes().map(|b| parse_form(&String::from_utf8_lossy(b))).unwrap_or_default();
+        // A JSON-protocol request (DynamoDB) names its action in a header.
+        if let Some((_, action)) = request.headers().get("x-amz-target").and_then(|t| t.split_once('.')) {
+            form.insert("Action".into(), action.into());
+        }
+        // `Credential=<key>/<date>/<region>/<service>/aws4_request`
+        let scope = request.headers().get("authorization").and_then(|a| a.split("Credential=").nth(1));
+        if let Some(service) = scope.and_then(|s| s.split('/').nth(3)) {
+            form.insert("Service".into(), service.into());
+        }
         self.asked.lock().unwrap().push(form.clone());
         let action = form.get("Action").cloned().unwrap_or_default();
         let routes = self.routes.lock().unwrap();

@@ -10,7 +10,12 @@ use elb::types::TargetDescription;
 
 use super::metering::CountCalls;
 use super::pacing::{DescribePacer, DescribeRate};
-use super::sdk::api_failure;
+use super::sdk_failure::FailureReader;
+use crate::failure::RunsIn;
+use crate::permissions::{
+    ADD_TAGS, DEREGISTER_TARGETS, DESCRIBE_TAGS, DESCRIBE_TARGET_GROUPS, DESCRIBE_TARGET_HEALTH, IamAction,
+    REGISTER_TARGETS, REMOVE_TAGS,
+};
 use crate::ports::{ElbError, TargetGroups};
 use crate::spec::SOURCES_TAG;
 use crate::target::{AddressFamilies, HealthDetail, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
@@ -22,6 +27,8 @@ const TAGS_PER_CALL: usize = 20;
 const TARGETS_PER_CALL: usize = 100;
 /// DescribeTargetGroups answers at most 400 target groups a page.
 const TARGET_GROUPS_PER_PAGE: i32 = 400;
+/// The API's name in messages.
+const API: &str = "Elastic Load Balancing";
 
 /// The ELB API through the AWS SDK.
 pub struct ElbTargetGroups {
@@ -32,13 +39,7 @@ pub struct ElbTargetGroups {
     /// (addresses outside the target group's VPC), per target group: they must
     /// be deregistered with that zone too.
     outside_vpc: Mutex<BTreeMap<String, BTreeSet<Target>>>,
-}
-
-fn elb_error<E>(operation: &'static str, resource: &str, err: SdkError<E>) -> ElbError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    ElbError { operation, resource: resource.to_string(), failure: api_failure(&err, "Elastic Load Balancing") }
+    failures: FailureReader,
 }
 
 /// ELB's ValidationError for an address outside the target group's VPC that
@@ -57,20 +58,33 @@ fn is_outside_vpc(error: &ElbError) -> bool {
 impl ElbTargetGroups {
     /// A client whose requests are counted in `meter` and whose `Describe*`
     /// calls go at most at `rate`.
-    pub fn new(config: &aws_config::SdkConfig, rate: DescribeRate, meter: Arc<ApiMeter>) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn, rate: DescribeRate, meter: Arc<ApiMeter>) -> Self {
         let counted =
             elb::config::Builder::from(config).interceptor(CountCalls::new(Service::Elb, meter.clone())).build();
         ElbTargetGroups {
             client: elb::Client::from_conf(counted),
             pacer: DescribePacer::new(rate, meter),
             outside_vpc: Mutex::default(),
+            failures: FailureReader::new(API, runs_in, config),
         }
     }
 
     #[cfg(test)]
     pub(crate) fn with_client(client: elb::Client) -> Self {
         let pacer = DescribePacer::new(DescribeRate::DEFAULT, Arc::default());
-        ElbTargetGroups { client, pacer, outside_vpc: Mutex::default() }
+        ElbTargetGroups { client, pacer, outside_vpc: Mutex::default(), failures: FailureReader::canned(API) }
+    }
+
+    /// The failed call `action` on `resource`.
+    fn error<E>(&self, action: IamAction, resource: &str, err: SdkError<E>) -> ElbError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        ElbError {
+            operation: action.operation,
+            resource: resource.to_string(),
+            failure: self.failures.read(&err, action),
+        }
     }
 
     fn outside_vpc(&self) -> MutexGuard<'_, BTreeMap<String, BTreeSet<Target>>> {
@@ -89,7 +103,7 @@ impl ElbTargetGroups {
                 .set_resource_arns(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| elb_error("DescribeTags", &chunk.join(","), e))?;
+                .map_err(|e| self.error(DESCRIBE_TAGS, &chunk.join(","), e))?;
             for description in resp.tag_descriptions() {
                 let tags = description
                     .tags()
@@ -136,7 +150,7 @@ impl ElbTargetGroups {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| elb_error("RegisterTargets", arn, e))
+            .map_err(|e| self.error(REGISTER_TARGETS, arn, e))
     }
 }
 
@@ -153,7 +167,7 @@ impl TargetGroups for ElbTargetGroups {
                 .set_marker(marker)
                 .send()
                 .await
-                .map_err(|e| elb_error("DescribeTargetGroups", "the account's target groups", e))?;
+                .map_err(|e| self.error(DESCRIBE_TARGET_GROUPS, "the account's target groups", e))?;
             groups.extend(page.target_groups().iter().cloned());
             marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_string);
             if marker.is_none() {
@@ -178,7 +192,7 @@ impl TargetGroups for ElbTargetGroups {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
                 return Ok(None);
             }
-            Err(e) => return Err(elb_error("DescribeTargetGroups", arn, e)),
+            Err(e) => return Err(self.error(DESCRIBE_TARGET_GROUPS, arn, e)),
         };
         let Some(group) = resp.target_groups().first() else {
             return Ok(None);
@@ -194,7 +208,7 @@ impl TargetGroups for ElbTargetGroups {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
                 return Ok(None);
             }
-            Err(e) => return Err(elb_error("DescribeTargetGroups", name, e)),
+            Err(e) => return Err(self.error(DESCRIBE_TARGET_GROUPS, name, e)),
         };
         let Some(group) = resp.target_groups().first() else {
             return Ok(None);
@@ -212,7 +226,7 @@ impl TargetGroups for ElbTargetGroups {
             .target_group_arn(arn)
             .send()
             .await
-            .map_err(|e| elb_error("DescribeTargetHealth", arn, e))?;
+            .map_err(|e| self.error(DESCRIBE_TARGET_HEALTH, arn, e))?;
         let mut all_zones = BTreeSet::new();
         let mut details = Vec::new();
         let targets: Vec<(Target, TargetHealth)> = resp
@@ -272,7 +286,7 @@ impl TargetGroups for ElbTargetGroups {
                 .set_targets(Some(Self::descriptions(chunk, &zones)))
                 .send()
                 .await
-                .map_err(|e| elb_error("DeregisterTargets", arn, e))?;
+                .map_err(|e| self.error(DEREGISTER_TARGETS, arn, e))?;
         }
         Ok(())
     }
@@ -289,7 +303,7 @@ impl TargetGroups for ElbTargetGroups {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| elb_error("AddTags", arn, e))?;
+            .map_err(|e| self.error(ADD_TAGS, arn, e))?;
         Ok(())
     }
 
@@ -300,7 +314,7 @@ impl TargetGroups for ElbTargetGroups {
             .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
             .send()
             .await
-            .map_err(|e| elb_error("RemoveTags", arn, e))?;
+            .map_err(|e| self.error(REMOVE_TAGS, arn, e))?;
         Ok(())
     }
 }
@@ -401,7 +415,10 @@ mod tests {
         let error = |code: &str, message: &str| ElbError {
             operation: "RegisterTargets",
             resource: "arn:tg".into(),
-            failure: crate::ports::ApiFailure { code: Some(code.into()), ..crate::ports::ApiFailure::message(message) },
+            failure: crate::failure::ApiFailure {
+                code: Some(code.into()),
+                ..crate::failure::ApiFailure::message(message)
+            },
         };
         let other = "You must specify a valid Availability Zone or select 'all' for all enabled Availability zones, \
                      since the IP address '172.31.9.9' is outside the VPC";
@@ -418,7 +435,10 @@ mod tests {
         let canned = Canned::default().on("RegisterTargets", 403, error_body("Sender", "AccessDenied", "no"));
         let elb = ElbTargetGroups::with_client(canned.elb());
         let err = elb.register("arn:tg", &[target("10.0.1.5")]).await.unwrap_err();
-        assert!(err.to_string().contains("IAM"), "{err}");
+        assert!(
+            err.to_string().contains("Allow elasticloadbalancing:RegisterTargets in the function role's policy"),
+            "{err}"
+        );
         assert_eq!(canned.asked("RegisterTargets").len(), 1);
         // A ValidationError about something else is not taken for "outside the VPC".
         let canned = Canned::default().on(

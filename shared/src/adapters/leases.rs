@@ -15,7 +15,9 @@ use dynamodb::types::AttributeValue;
 use std::sync::Arc;
 
 use super::metering::CountCalls;
-use super::sdk::api_failure;
+use super::sdk_failure::FailureReader;
+use crate::failure::RunsIn;
+use crate::permissions::{DELETE_ITEM, GET_ITEM, IamAction, PUT_ITEM};
 use crate::ports::{LeaseError, LeaseFuture, LeaseStore};
 use crate::usage::{ApiMeter, Service};
 
@@ -23,22 +25,33 @@ use crate::usage::{ApiMeter, Service};
 pub struct DynamoDbLeases {
     client: dynamodb::Client,
     table: String,
+    failures: FailureReader,
 }
 
 impl DynamoDbLeases {
     /// A client whose requests are counted in `meter`.
-    pub fn new(config: &aws_config::SdkConfig, table: &str, meter: Arc<ApiMeter>) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, table: &str, runs_in: RunsIn, meter: Arc<ApiMeter>) -> Self {
         let counted =
             dynamodb::config::Builder::from(config).interceptor(CountCalls::new(Service::DynamoDb, meter)).build();
-        DynamoDbLeases { client: dynamodb::Client::from_conf(counted), table: table.to_string() }
+        DynamoDbLeases {
+            client: dynamodb::Client::from_conf(counted),
+            table: table.to_string(),
+            failures: FailureReader::new("DynamoDB", runs_in, config),
+        }
     }
-}
 
-fn lease_error<E>(operation: &'static str, key: &str, err: &SdkError<E>) -> LeaseError
-where
-    E: dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    LeaseError { operation, key: key.to_string(), failure: api_failure(err, "DynamoDB") }
+    #[cfg(test)]
+    pub(crate) fn with_client(client: dynamodb::Client, table: &str) -> Self {
+        DynamoDbLeases { client, table: table.to_string(), failures: FailureReader::canned("DynamoDB") }
+    }
+
+    /// The failed call `action` on the lease of `key`.
+    fn error<E>(&self, action: IamAction, key: &str, err: &SdkError<E>) -> LeaseError
+    where
+        E: dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        LeaseError { operation: action.operation, key: key.to_string(), failure: self.failures.read(err, action) }
+    }
 }
 
 fn number(value: u64) -> AttributeValue {
@@ -68,7 +81,7 @@ impl LeaseStore for DynamoDbLeases {
             match put {
                 Ok(_) => Ok(true),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-                Err(e) => Err(lease_error("PutItem", key, &e)),
+                Err(e) => Err(self.error(PUT_ITEM, key, &e)),
             }
         })
     }
@@ -88,7 +101,7 @@ impl LeaseStore for DynamoDbLeases {
             match delete {
                 // Another run took it after this one's lease ended: theirs now.
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-                Err(e) => Err(lease_error("DeleteItem", key, &e)),
+                Err(e) => Err(self.error(DELETE_ITEM, key, &e)),
                 Ok(_) => Ok(()),
             }
         })
@@ -104,7 +117,7 @@ impl LeaseStore for DynamoDbLeases {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| lease_error("GetItem", key, &e))?;
+                .map_err(|e| self.error(GET_ITEM, key, &e))?;
             let expires = got.item().and_then(|i| i.get("expiresAt")).and_then(|v| v.as_n().ok()?.parse::<u64>().ok());
             Ok(expires.is_some_and(|at| at >= now_ms))
         })

@@ -9,6 +9,7 @@ mod metering;
 mod pacing;
 mod rds;
 mod sdk;
+mod sdk_failure;
 
 pub use dns::{DnsSetupError, HickoryDns, NameServer};
 pub use elb::ElbTargetGroups;
@@ -19,3 +20,5 @@ pub use sdk::{load_config, load_config_with};
 
 #[cfg(test)]
 mod canned;
+#[cfg(test)]
+mod sent_actions;

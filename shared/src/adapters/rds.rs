@@ -7,7 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::metering::CountCalls;
-use super::sdk::api_failure;
+use super::sdk_failure::FailureReader;
+use crate::failure::RunsIn;
+use crate::permissions::{
+    DESCRIBE_BLUE_GREEN_DEPLOYMENTS, DESCRIBE_DB_CLUSTERS, DESCRIBE_DB_INSTANCES, DESCRIBE_DB_PROXIES,
+    DESCRIBE_DB_PROXY_ENDPOINTS, DESCRIBE_GLOBAL_CLUSTERS, IamAction,
+};
 use crate::ports::{
     BlueGreenDeployment, ClusterMember, Endpoint, GlobalRole, RdsDirectory, RdsError, SwitchoverMember,
     proxy_endpoint_id,
@@ -17,23 +22,47 @@ use crate::usage::{ApiMeter, Service};
 /// The RDS API through the AWS SDK.
 pub struct RdsApi {
     client: rds::Client,
+    failures: FailureReader,
 }
 
 impl RdsApi {
     /// A client whose requests are counted in `meter`.
-    pub fn new(config: &aws_config::SdkConfig, meter: Arc<ApiMeter>) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn, meter: Arc<ApiMeter>) -> Self {
         let counted = rds::config::Builder::from(config).interceptor(CountCalls::new(Service::Rds, meter)).build();
-        RdsApi { client: rds::Client::from_conf(counted) }
+        RdsApi { client: rds::Client::from_conf(counted), failures: FailureReader::new("RDS", runs_in, config) }
     }
 
     #[cfg(test)]
     pub(crate) fn with_client(client: rds::Client) -> Self {
-        RdsApi { client }
+        RdsApi { client, failures: FailureReader::canned("RDS") }
+    }
+
+    /// The one mapping of a failed RDS call `action` on `resource`: `missing`
+    /// names the resource when the service's error says it does not exist,
+    /// anything else is an API failure.
+    fn error<E>(
+        &self,
+        action: IamAction,
+        resource: &str,
+        err: SdkError<E>,
+        missing: impl Fn(&E) -> Option<(&'static str, String)>,
+    ) -> RdsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if let Some((kind, id)) = err.as_service_error().and_then(missing) {
+            return RdsError::NotFound { kind, id };
+        }
+        RdsError::Api {
+            operation: action.operation,
+            resource: resource.to_string(),
+            failure: self.failures.read(&err, action),
+        }
     }
 
     async fn cluster(&self, cluster_id: &str) -> Result<rds::types::DbCluster, RdsError> {
         let out = self.client.describe_db_clusters().db_cluster_identifier(cluster_id).send().await.map_err(|e| {
-            rds_error("DescribeDBClusters", cluster_id, e, |s| {
+            self.error(DESCRIBE_DB_CLUSTERS, cluster_id, e, |s| {
                 s.is_db_cluster_not_found_fault().then(|| ("DB cluster", cluster_id.to_string()))
             })
         })?;
@@ -42,23 +71,6 @@ impl RdsApi {
             .cloned()
             .ok_or_else(|| RdsError::NotFound { kind: "DB cluster", id: cluster_id.into() })
     }
-}
-
-/// The one mapping of a failed RDS call: `missing` names the resource when the
-/// service's error says it does not exist, anything else is an API failure.
-fn rds_error<E>(
-    operation: &'static str,
-    resource: &str,
-    err: SdkError<E>,
-    missing: impl Fn(&E) -> Option<(&'static str, String)>,
-) -> RdsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    if let Some((kind, id)) = err.as_service_error().and_then(missing) {
-        return RdsError::NotFound { kind, id };
-    }
-    RdsError::Api { operation, resource: resource.to_string(), failure: api_failure(&err, "RDS") }
 }
 
 fn status_text(status: Option<&str>) -> String {
@@ -109,7 +121,7 @@ impl RdsApi {
                 .set_marker(marker)
                 .send()
                 .await
-                .map_err(|e| rds_error("DescribeDBInstances", "instances in bulk", e, |_| None))?;
+                .map_err(|e| self.error(DESCRIBE_DB_INSTANCES, "instances in bulk", e, |_| None))?;
             found.extend(page.db_instances().iter().cloned());
             marker = page.marker().filter(|m| !m.is_empty()).map(str::to_string);
             if marker.is_none() {
@@ -137,7 +149,7 @@ impl RdsDirectory for RdsApi {
                     .set_marker(marker)
                     .send()
                     .await
-                    .map_err(|e| rds_error("DescribeDBClusters", "clusters in bulk", e, |_| None))?;
+                    .map_err(|e| self.error(DESCRIBE_DB_CLUSTERS, "clusters in bulk", e, |_| None))?;
                 for cluster in page.db_clusters() {
                     if let Some(id) = cluster.db_cluster_identifier() {
                         found.insert(id.to_string(), members_of(cluster));
@@ -175,7 +187,7 @@ impl RdsDirectory for RdsApi {
     async fn instance_endpoint(&self, instance_id: &str) -> Result<Endpoint, RdsError> {
         let out =
             self.client.describe_db_instances().db_instance_identifier(instance_id).send().await.map_err(|e| {
-                rds_error("DescribeDBInstances", instance_id, e, |s| {
+                self.error(DESCRIBE_DB_INSTANCES, instance_id, e, |s| {
                     s.is_db_instance_not_found_fault().then(|| ("DB instance", instance_id.to_string()))
                 })
             })?;
@@ -190,7 +202,7 @@ impl RdsDirectory for RdsApi {
         let proxy_missing = || ("RDS Proxy", proxy.to_string());
         let Some(endpoint_name) = endpoint else {
             let out = self.client.describe_db_proxies().db_proxy_name(proxy).send().await.map_err(|e| {
-                rds_error("DescribeDBProxies", proxy, e, |s| s.is_db_proxy_not_found_fault().then(proxy_missing))
+                self.error(DESCRIBE_DB_PROXIES, proxy, e, |s| s.is_db_proxy_not_found_fault().then(proxy_missing))
             })?;
             let found =
                 out.db_proxies().first().ok_or_else(|| RdsError::NotFound { kind: "RDS Proxy", id: proxy.into() })?;
@@ -209,7 +221,7 @@ impl RdsDirectory for RdsApi {
             .send()
             .await
             .map_err(|e| {
-                rds_error("DescribeDBProxyEndpoints", &id, e, |s| {
+                self.error(DESCRIBE_DB_PROXY_ENDPOINTS, &id, e, |s| {
                     if s.is_db_proxy_not_found_fault() {
                         Some(proxy_missing())
                     } else {
@@ -233,7 +245,7 @@ impl RdsDirectory for RdsApi {
         let out =
             self.client.describe_blue_green_deployments().blue_green_deployment_identifier(id).send().await.map_err(
                 |e| {
-                    rds_error("DescribeBlueGreenDeployments", id, e, |s| {
+                    self.error(DESCRIBE_BLUE_GREEN_DEPLOYMENTS, id, e, |s| {
                         s.is_blue_green_deployment_not_found_fault().then(missing)
                     })
                 },
@@ -266,7 +278,7 @@ impl RdsDirectory for RdsApi {
         let arn = cluster.db_cluster_arn().unwrap_or_default();
         let out =
             self.client.describe_global_clusters().global_cluster_identifier(global).send().await.map_err(|e| {
-                rds_error("DescribeGlobalClusters", global, e, |s| {
+                self.error(DESCRIBE_GLOBAL_CLUSTERS, global, e, |s| {
                     s.is_global_cluster_not_found_fault().then(|| ("global database", global.to_string()))
                 })
             })?;
@@ -388,7 +400,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn access_denied_names_the_call_the_resource_and_iam_without_the_raw_response() {
+    async fn access_denied_names_the_call_the_resource_and_the_action_without_the_raw_response() {
         let canned = Canned::default().on(
             "DescribeDBClusters",
             403,
@@ -399,7 +411,12 @@ mod tests {
         assert_eq!(failure.code.as_deref(), Some("AccessDenied"));
         assert_eq!(failure.request_id.as_deref(), Some("canned-request-1"));
         let text = err.to_string();
-        assert!(text.contains("DescribeDBClusters") && text.contains("'prod'") && text.contains("IAM"), "{text}");
+        assert!(
+            text.contains("DescribeDBClusters")
+                && text.contains("'prod'")
+                && text.contains("Allow rds:DescribeDBClusters"),
+            "{text}"
+        );
         assert!(text.contains("is not authorized") && text.contains("canned-request-1"), "{text}");
         for dump in ["x-amzn-RequestId", "Content-Type", "ErrorResponse", "HttpResponse"] {
             assert!(!text.contains(dump), "no raw response in the message: {text}");
