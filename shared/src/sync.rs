@@ -653,12 +653,15 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// Applies `decision` (the caller holds the group's lease): stamps the
     /// view (and the memory of `dns:` names when it changed), registers, then
     /// deregisters, checking before each call that the lease still runs.
+    /// `leased_tags`: the group's tags as read after the lease was taken, when
+    /// the lease keeps every other writer out (they cannot have changed since).
     pub(crate) async fn apply_decision(
         &self,
         arn: &str,
         target_group: &str,
         decision: &mut Decision,
         lease: &Lease,
+        leased_tags: Option<&BTreeMap<String, String>>,
         outcome: &mut GroupOutcome,
     ) -> Result<(), SyncError> {
         let elb = |error| SyncError::Elb { target_group: target_group.to_string(), error };
@@ -669,7 +672,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(());
         }
         lease.may_change().then_some(()).ok_or_else(ran_out)?;
-        if let Some(newer) = self.claim_view(arn, decision.view_ms, remember).await.map_err(elb)? {
+        if let Some(newer) = self.claim_view(arn, decision.view_ms, remember, leased_tags).await.map_err(elb)? {
             plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
         }
         outcome.not_healthy = not_healthy(&plan.desired, &decision.current);
@@ -691,12 +694,26 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         Ok(())
     }
 
-    /// Reads the applied-view tag: `Some(newer)` when a run with a later view
-    /// already changed the group; otherwise stamps this run's view (and, in
-    /// the same call, the memory of `dns:` names when it changed) and returns
-    /// `None`.
-    async fn claim_view(&self, arn: &str, view_ms: u64, memory: Option<String>) -> Result<Option<u64>, ElbError> {
-        let tags = self.target_groups.tags(arn).await?;
+    /// Reads the applied-view tag (from `known` tags, read under a lease
+    /// that keeps other writers out, or from ELB now): `Some(newer)` when a
+    /// run with a later view already changed the group; otherwise stamps this
+    /// run's view (and, in the same call, the memory of `dns:` names when it
+    /// changed) and returns `None`.
+    async fn claim_view(
+        &self,
+        arn: &str,
+        view_ms: u64,
+        memory: Option<String>,
+        known: Option<&BTreeMap<String, String>>,
+    ) -> Result<Option<u64>, ElbError> {
+        let read;
+        let tags = match known {
+            Some(tags) => tags,
+            None => {
+                read = self.target_groups.tags(arn).await?;
+                &read
+            }
+        };
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
             && applied > view_ms
         {
@@ -704,7 +721,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
         stamp.extend(memory.map(|value| (DNS_MEMORY_TAG, value)));
-        stamp.extend(withdraw_digest(&tags));
+        stamp.extend(withdraw_digest(tags));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
     }
