@@ -8,8 +8,9 @@ use crate::output::Output;
 use crate::settings::SettingFlags;
 
 /// Keep NLB `ip` target groups equal to the addresses behind RDS: see what a
-/// target group holds and why, plan and apply a sync, explain a source, and
-/// tag target groups. Uses the standard AWS credential chain.
+/// target group holds and why, plan and apply a sync, explain a source, tag
+/// target groups, and find why consumers cannot connect (doctor). Uses the
+/// standard AWS credential chain.
 #[derive(Debug, Parser)]
 #[command(name = "nlb-target-sync", version, propagate_version = true)]
 pub struct Cli {

@@ -1,5 +1,6 @@
 //! Why a command could not run at all (exit code 1, one line on stderr).
 
+use nlb_target_sync::DoctorError;
 use nlb_target_sync::SpecError;
 use nlb_target_sync::{ApiFailure, OperateError};
 use nlb_target_sync::{ConfigError, SetupError};
@@ -23,6 +24,9 @@ pub enum CliError {
     Write(std::io::Error),
     #[error("cannot write the JSON output: {0}; please report it with the command you ran")]
     Json(serde_json::Error),
+    /// Boxed: it carries the engine's errors.
+    #[error(transparent)]
+    Doctor(Box<DoctorError>),
 }
 
 impl From<OperateError> for CliError {
@@ -36,6 +40,7 @@ impl CliError {
     pub fn api_failure_mut(&mut self) -> Option<&mut ApiFailure> {
         match self {
             CliError::Operate(error) => error.failure_mut(),
+            CliError::Doctor(error) => error.failure_mut(),
             _ => None,
         }
     }

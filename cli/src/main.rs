@@ -1,7 +1,8 @@
 //! `nlb-target-sync`: the operator's command line. A trigger like the three
 //! functions: it reads the same settings, builds the same engine and calls
 //! its methods (`status`, `run` in a dry run for `plan`, `apply`, `explain`,
-//! `tag`, `untag`), so every safety rule of the functions holds here too.
+//! `tag`, `untag`, `doctor`), so every safety rule of the functions holds here
+//! too. `doctor` also reads EC2 (`ec2.rs`), which only the command line links.
 //! Each command is a module under `commands/`.
 //!
 //! Exit codes: 0 done (for `plan`: nothing to change), 2 `plan` found changes
@@ -10,6 +11,7 @@
 
 mod cli;
 mod commands;
+mod ec2;
 mod error;
 mod failure;
 mod output;

@@ -28,7 +28,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::adapters::{
-    DescribeRate, DnsSetupError, DynamoDbLeases, ElbTargetGroups, HickoryDns, NameServer, RdsApi, load_config,
+    DescribeRate, DnsSetupError, DynamoDbLeases, ElbInspector, ElbTargetGroups, HickoryDns, NameServer, RdsApi,
+    RdsInspector, load_config,
 };
 use crate::exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, PolicyError, TargetGroupScope};
 use crate::failure::RunsIn;
@@ -259,6 +260,17 @@ pub fn engine_with(
         Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in, meter))),
         None => engine,
     })
+}
+
+/// The read-only ELB and RDS ports `doctor` needs besides the engine's.
+pub struct AwsInspectors {
+    pub load_balancers: ElbInspector,
+    pub databases: RdsInspector,
+}
+
+/// The ELB and RDS ports of `doctor`, over an AWS configuration.
+pub fn inspectors_with(config: &aws_config::SdkConfig) -> AwsInspectors {
+    AwsInspectors { load_balancers: ElbInspector::new(config), databases: RdsInspector::new(config) }
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@
 //!   [`SyncEngine::on_schedule`], [`SyncEngine::follow_events`]
 //!   ([`BatchOutcome`]), [`SyncEngine::on_resource_request`], and the
 //!   operator's [`SyncEngine::status`], [`SyncEngine::apply`],
-//!   [`SyncEngine::explain`], [`SyncEngine::tag`] and [`SyncEngine::untag`].
+//!   [`SyncEngine::explain`], [`SyncEngine::tag`], [`SyncEngine::untag`] and
+//!   [`SyncEngine::doctor`] (its checks read the ELB and RDS ports of
+//!   [`inspectors_with`] and an EC2 [`NetworkInspection`] the caller brings).
 //! - Reporting: [`telemetry`] writes every log line; [`report`] makes the
 //!   JSON answers; with the `lambda` feature, [`rds_events`] reads what Lambda
 //!   delivered and [`lambda_deadline`] reads the invocation's deadline.
@@ -42,7 +44,8 @@
 //!   `settle` (a sync, a wait for health, the run that finishes
 //!   make-before-break).
 //! - Triggers on top of the engine: `schedule`, `failover`, `deploy`, and the
-//!   operator's `operate` and `explain`.
+//!   operator's `operate`, `explain` and `doctor` (facts, read-only ports,
+//!   pure checks).
 //! - The edge: `inbound` (SNS and EventBridge records), [`report`],
 //!   [`telemetry`], `config` (settings and the engine wired to the real
 //!   `adapters`).
@@ -53,6 +56,7 @@ mod clock;
 mod config;
 pub mod custom_resource;
 mod deploy;
+mod doctor;
 mod events;
 mod explain;
 mod exposure;
@@ -86,15 +90,22 @@ mod target;
 pub mod telemetry;
 mod usage;
 
+pub use adapters::FailureReader;
 pub use adapters::{DescribeRate, NameServer, load_config_with};
 #[cfg(feature = "lambda")]
 pub use clock::lambda_deadline;
 pub use clock::now_millis;
+pub use config::{AwsInspectors, inspectors_with};
 pub use config::{
     AwsSyncEngine, ConfigError, Settings, SetupError, engine_from_env, engine_with, panic_drill_from_env,
     watch_from_env,
 };
 pub use deploy::{DeployError, ResourceSpec};
+pub use doctor::{
+    Check, CheckId, CheckStatus, Cidr, DEREGISTRATION_DELAY_LIMIT_SECONDS, Diagnosis, DoctorError, EndpointService,
+    IngressRule, InspectError, Inspection, MAX_CONNECT_ERRORS_FLOOR, NetworkInspection,
+    STACK_DEREGISTRATION_DELAY_SECONDS, SecurityGroup, Subnet,
+};
 pub use events::{NotAnRdsEvent, RdsEvent};
 pub use explain::{AddressCheck, AddressRole, Explanation, Lookup};
 pub use exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, Pattern, PolicyError, Refusal, TargetGroupScope};
@@ -104,7 +115,12 @@ pub use failure::{ApiFailure, Cause, FailureKind, RunsIn};
 pub use inbound::rds_events;
 pub use managed::GroupError;
 pub use operate::{GroupStatus, OperateError, Tagged, TargetStatus, Untagged, spec_from_tokens};
-pub use permissions::{IamAction, Operation, PortCall};
+/// The EC2 calls of `doctor`, sent by the command line's own adapter.
+pub use permissions::{
+    DESCRIBE_SECURITY_GROUPS, DESCRIBE_SUBNETS, DESCRIBE_VPC_ENDPOINT_CONNECTIONS,
+    DESCRIBE_VPC_ENDPOINT_SERVICE_CONFIGURATIONS, DESCRIBE_VPC_ENDPOINT_SERVICE_PERMISSIONS,
+};
+pub use permissions::{DOCTOR_ACTIONS, IamAction, Operation, PortCall};
 pub use plan::{Action, DeregisterReason, HeldBack, HoldReason};
 pub use ports::{ClusterMember, DnsData, DnsRecord, ElbError, Endpoint, RdsError};
 pub use settle::Settled;

@@ -35,6 +35,10 @@ const fn dynamodb(operation: &'static str) -> IamAction {
     IamAction { service: "dynamodb", operation }
 }
 
+const fn ec2(operation: &'static str) -> IamAction {
+    IamAction { service: "ec2", operation }
+}
+
 pub const DESCRIBE_TARGET_GROUPS: IamAction = elb("DescribeTargetGroups");
 pub const DESCRIBE_TAGS: IamAction = elb("DescribeTags");
 pub const DESCRIBE_TARGET_HEALTH: IamAction = elb("DescribeTargetHealth");
@@ -51,6 +55,32 @@ pub const DESCRIBE_GLOBAL_CLUSTERS: IamAction = rds("DescribeGlobalClusters");
 pub const GET_ITEM: IamAction = dynamodb("GetItem");
 pub const PUT_ITEM: IamAction = dynamodb("PutItem");
 pub const DELETE_ITEM: IamAction = dynamodb("DeleteItem");
+pub const DESCRIBE_TARGET_GROUP_ATTRIBUTES: IamAction = elb("DescribeTargetGroupAttributes");
+pub const DESCRIBE_LOAD_BALANCERS: IamAction = elb("DescribeLoadBalancers");
+pub const DESCRIBE_LOAD_BALANCER_ATTRIBUTES: IamAction = elb("DescribeLoadBalancerAttributes");
+pub const DESCRIBE_LISTENERS: IamAction = elb("DescribeListeners");
+pub const DESCRIBE_DB_PARAMETERS: IamAction = rds("DescribeDBParameters");
+pub const DESCRIBE_SUBNETS: IamAction = ec2("DescribeSubnets");
+pub const DESCRIBE_SECURITY_GROUPS: IamAction = ec2("DescribeSecurityGroups");
+pub const DESCRIBE_VPC_ENDPOINT_SERVICE_CONFIGURATIONS: IamAction = ec2("DescribeVpcEndpointServiceConfigurations");
+pub const DESCRIBE_VPC_ENDPOINT_SERVICE_PERMISSIONS: IamAction = ec2("DescribeVpcEndpointServicePermissions");
+pub const DESCRIBE_VPC_ENDPOINT_CONNECTIONS: IamAction = ec2("DescribeVpcEndpointConnections");
+
+/// What `doctor` reads besides the actions of `plan` (its in-sync check is a
+/// dry-run plan): the inspection ports' calls (`doctor/ports.rs`; ELB and RDS
+/// in `adapters/*_inspect.rs`, EC2 in the command line's `ec2.rs`).
+pub const DOCTOR_ACTIONS: [IamAction; 10] = [
+    DESCRIBE_TARGET_GROUP_ATTRIBUTES,
+    DESCRIBE_LOAD_BALANCERS,
+    DESCRIBE_LOAD_BALANCER_ATTRIBUTES,
+    DESCRIBE_LISTENERS,
+    DESCRIBE_DB_PARAMETERS,
+    DESCRIBE_SUBNETS,
+    DESCRIBE_SECURITY_GROUPS,
+    DESCRIBE_VPC_ENDPOINT_SERVICE_CONFIGURATIONS,
+    DESCRIBE_VPC_ENDPOINT_SERVICE_PERMISSIONS,
+    DESCRIBE_VPC_ENDPOINT_CONNECTIONS,
+];
 
 /// A port method that reaches AWS (`TargetGroups`, `RdsDirectory`, `LeaseStore`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -344,10 +374,12 @@ mod tests {
         let everything = actions_of(&Operation::ALL);
         let policies = documented_policies();
         let names: BTreeSet<&str> = policies.iter().map(|(_, name, _)| name.as_str()).collect();
-        assert_eq!(names, BTreeSet::from(["read-only", "write"]), "{policies:?}");
+        let doctor: BTreeSet<String> = DOCTOR_ACTIONS.iter().map(|a| a.to_string()).collect();
+        assert_eq!(names, BTreeSet::from(["doctor", "read-only", "write"]), "{policies:?}");
         for (file, name, allowed) in &policies {
             match name.as_str() {
                 "read-only" => assert_eq!(allowed, &read_only, "{file}: the read-only policy"),
+                "doctor" => assert_eq!(allowed, &doctor, "{file}: doctor's policy, besides the read-only one"),
                 _ => {
                     let both: BTreeSet<String> = allowed.union(&read_only).cloned().collect();
                     assert_eq!(both, everything, "{file}: the write policy with the read-only one");

@@ -235,6 +235,16 @@ impl Aws {
 
     /// Creates an internal network load balancer and returns its ARN.
     pub async fn create_nlb(&self, name: &str, subnet_ids: &[String]) -> String {
+        self.create_nlb_with_security_groups(name, subnet_ids, &[]).await
+    }
+
+    /// [`Aws::create_nlb`] with security groups (none: an NLB without any).
+    pub async fn create_nlb_with_security_groups(
+        &self,
+        name: &str,
+        subnet_ids: &[String],
+        groups: &[String],
+    ) -> String {
         let out = self
             .elb
             .create_load_balancer()
@@ -242,6 +252,7 @@ impl Aws {
             .r#type(LoadBalancerTypeEnum::Network)
             .scheme(LoadBalancerSchemeEnum::Internal)
             .set_subnets(Some(subnet_ids.to_vec()))
+            .set_security_groups((!groups.is_empty()).then(|| groups.to_vec()))
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateLoadBalancer {name}: {e:?}"));
@@ -417,16 +428,23 @@ impl Aws {
     /// Creates an Aurora PostgreSQL cluster `id` with `instances` instances
     /// named `<id>-0`, `<id>-1`, ...; moto makes `<id>-0` the writer.
     pub async fn create_aurora_cluster(&self, id: &str, instances: usize) -> AuroraCluster {
+        self.create_cluster(id, "aurora-postgresql", instances).await
+    }
+
+    /// Creates a cluster `id` of `engine` (`aurora-postgresql`, `docdb`,
+    /// `neptune`, ...) with `instances` instances named `<id>-0`, `<id>-1`,
+    /// ...; moto makes `<id>-0` the writer.
+    pub async fn create_cluster(&self, id: &str, engine: &str, instances: usize) -> AuroraCluster {
         let out = self
             .rds
             .create_db_cluster()
             .db_cluster_identifier(id)
-            .engine("aurora-postgresql")
-            .master_username("postgres")
+            .engine(engine)
+            .master_username("admin1")
             .master_user_password("not-a-secret-1")
             .send()
             .await
-            .unwrap_or_else(|e| panic!("CreateDBCluster {id}: {e:?}"));
+            .unwrap_or_else(|e| panic!("CreateDBCluster {id} ({engine}): {e:?}"));
         let cluster = out.db_cluster().expect("DBCluster");
         let endpoint = cluster.endpoint().unwrap_or_default().to_owned();
         let reader_endpoint = cluster.reader_endpoint().unwrap_or_default().to_owned();
@@ -434,24 +452,8 @@ impl Aws {
         let mut addresses = Vec::new();
         for i in 0..instances {
             let name = format!("{id}-{i}");
-            let out = self
-                .rds
-                .create_db_instance()
-                .db_instance_identifier(&name)
-                .db_cluster_identifier(id)
-                .engine("aurora-postgresql")
-                .db_instance_class("db.r6g.large")
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {id}: {e:?}"));
-            let address = out
-                .db_instance()
-                .and_then(|i| i.endpoint())
-                .and_then(|e| e.address())
-                .unwrap_or_else(|| panic!("no Endpoint.Address for {name}"))
-                .to_owned();
+            addresses.push(self.add_instance_of(id, engine, &name).await);
             names.push(name);
-            addresses.push(address);
         }
         AuroraCluster { id: id.to_owned(), endpoint, reader_endpoint, instances: names, addresses }
     }
@@ -516,31 +518,27 @@ impl Aws {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBInstance {id}: {e:?}"));
-        out.db_instance()
-            .and_then(|i| i.endpoint())
-            .and_then(|e| e.address())
-            .unwrap_or_else(|| panic!("no Endpoint.Address for {id}"))
-            .to_owned()
+        created_address(&out, id)
     }
 
     /// Adds an instance `name` to cluster `cluster_id` (a new reader, as Aurora
     /// auto scaling adds them) and returns its `Endpoint.Address`.
     pub async fn add_cluster_instance(&self, cluster_id: &str, name: &str) -> String {
+        self.add_instance_of(cluster_id, "aurora-postgresql", name).await
+    }
+
+    async fn add_instance_of(&self, cluster_id: &str, engine: &str, name: &str) -> String {
         let out = self
             .rds
             .create_db_instance()
             .db_instance_identifier(name)
             .db_cluster_identifier(cluster_id)
-            .engine("aurora-postgresql")
+            .engine(engine)
             .db_instance_class("db.r6g.large")
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {cluster_id}: {e:?}"));
-        out.db_instance()
-            .and_then(|i| i.endpoint())
-            .and_then(|e| e.address())
-            .unwrap_or_else(|| panic!("no Endpoint.Address for {name}"))
-            .to_owned()
+        created_address(&out, name)
     }
 
     /// Deletes a DB instance (a cluster member leaves the cluster).
@@ -598,11 +596,23 @@ impl Aws {
     /// (default) `Endpoint`, `<name>.db-proxy-<random>.<region>.rds.amazonaws.com`
     /// in moto.
     pub async fn create_db_proxy(&self, name: &str, subnet_ids: &[String]) -> String {
+        self.create_db_proxy_in(name, EngineFamily::Postgresql, subnet_ids, &[]).await
+    }
+
+    /// [`Aws::create_db_proxy`] of `family` in `security_groups` (none: the
+    /// VPC's default group).
+    pub async fn create_db_proxy_in(
+        &self,
+        name: &str,
+        family: EngineFamily,
+        subnet_ids: &[String],
+        security_groups: &[String],
+    ) -> String {
         let out = self
             .rds
             .create_db_proxy()
             .db_proxy_name(name)
-            .engine_family(EngineFamily::Postgresql)
+            .engine_family(family)
             .auth(
                 UserAuthConfig::builder()
                     .auth_scheme(AuthScheme::Secrets)
@@ -612,6 +622,7 @@ impl Aws {
             )
             .role_arn("arn:aws:iam::123456789012:role/rds-proxy")
             .set_vpc_subnet_ids(Some(subnet_ids.to_vec()))
+            .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDBProxy {name}: {e:?}"));
@@ -671,8 +682,17 @@ fn target_description(target: &str, zone: Option<&str>) -> TargetDescription {
     }
 }
 
+/// `Endpoint.Address` of the DB instance `id` a CreateDBInstance made.
+pub(crate) fn created_address(out: &rds::operation::create_db_instance::CreateDbInstanceOutput, id: &str) -> String {
+    out.db_instance()
+        .and_then(|i| i.endpoint())
+        .and_then(|e| e.address())
+        .unwrap_or_else(|| panic!("no Endpoint.Address for {id}"))
+        .to_owned()
+}
+
 /// The text of the first `<tag>...</tag>` element.
-fn xml_value(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_value(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
     Some(xml[start..end].to_owned())

@@ -324,6 +324,15 @@ impl LambdaEmulator {
         self.emf_documents().into_iter().filter(|doc| doc["message"] == "sync run finished").collect()
     }
 
+    /// The targets the decision lines say were removed for a role or
+    /// identity change (not by make before break), in order.
+    pub fn deregistered_role_changed(&self) -> Vec<String> {
+        self.decision_lines()
+            .iter()
+            .flat_map(|line| crate::answers::strings(&line["deregisteredRoleChanged"]))
+            .collect()
+    }
+
     /// Waits until a log line satisfies `predicate` (output is read by a
     /// background thread and may lag the invoke response slightly) and
     /// returns it, or `None` after `timeout`.

@@ -17,7 +17,10 @@
 //!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
-//!   clusters, RDS instances, RDS Proxies and their custom endpoints.
+//!   clusters, RDS instances, RDS Proxies and their custom endpoints, and
+//!   (`rds_shapes.rs`) Multi-AZ DB clusters, DocumentDB and Neptune
+//!   clusters, Global Databases across two Regions and Aurora custom
+//!   cluster endpoints.
 //! * [`DnsServer`] is a real DNS server (UDP and TCP) inside the test process,
 //!   built on `hickory-server`, whose records the test changes at any time and
 //!   which can be told to stop answering or to answer SERVFAIL.
@@ -27,7 +30,10 @@
 //!   records every request and can answer 503 before 200; [`CfnRequest`]
 //!   builds the custom-resource request events.
 //! * [`OperatorCli`] runs the operator command line `nlb-target-sync`
-//!   against the same moto and DNS server.
+//!   against the same moto and DNS server; [`doctor_checks`] reads its
+//!   `doctor` answer strictly, and the `Aws` helpers of `doctor.rs` build what
+//!   doctor checks (security groups, endpoint services and connections, MySQL
+//!   parameter groups), also from `template.yaml` ([`full_producer_resources`]).
 //! * [`sns_event`] and [`RdsNotification`] build the SNS events an RDS event
 //!   subscription delivers, [`RdsEventBridgeEvent`] the EventBridge events RDS
 //!   sends (moto never publishes RDS events).
@@ -79,6 +85,7 @@ mod cfn;
 mod cli;
 mod deadline_proxy;
 mod dns;
+mod doctor;
 mod eventbridge;
 mod fleet;
 mod http;
@@ -86,6 +93,7 @@ mod journal;
 mod lambda;
 mod moto;
 mod process;
+mod rds_shapes;
 mod sandbox;
 mod sns;
 mod standin;
@@ -102,6 +110,7 @@ pub use aws::{
 pub use cfn::{CfnRequest, LOGICAL_RESOURCE_ID, RecordedRequest, ResponseServer, STACK_ID};
 pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
+pub use doctor::{DoctorCheck, doctor_checks, full_producer_resources};
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
 pub use fleet::{Fleet, GROUPS_PER_CLUSTER, INSTANCES_PER_CLUSTER, fleet_address, steady_elb_calls_bound};
 pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
@@ -109,6 +118,7 @@ pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};
 pub use moto::Moto;
 pub use process::echo_child_output;
+pub use rds_shapes::{Members, SECOND_REGION};
 pub use sandbox::{Sandbox, VPC_CIDR};
 pub use sns::{RdsNotification, SUBSCRIPTION_CONFIRMATION, event_time, now_ms, rds_event, sns_event};
 pub use standin::{HealthCheckSettings, HealthChecks};

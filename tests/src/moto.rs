@@ -149,7 +149,7 @@ impl Moto {
 
 /// The Python that runs the stand-in: `$STANDIN_PYTHON`, else the venv's, else
 /// `python3` from `PATH`.
-fn python() -> std::path::PathBuf {
+pub(crate) fn python() -> std::path::PathBuf {
     let found = tool("STANDIN_PYTHON", "python");
     // `tool` falls back to the bare name; outside a venv that is `python3`.
     if found.as_os_str() == "python" { "python3".into() } else { found }

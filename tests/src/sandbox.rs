@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use crate::addresses::ipv4;
+use crate::addresses::{ipv4, target};
 use crate::aws::{Aws, IpFamily, Network, TargetGroup};
 use crate::dns::DnsServer;
 use crate::lambda::{LambdaEmulator, LambdaEmulatorBuilder};
@@ -59,6 +59,16 @@ impl Sandbox {
         if let Some(sources) = sources {
             self.aws.set_sources(&tg.arn, sources).await;
         }
+        tg
+    }
+
+    /// A target group following `sources` that holds `targets` (addresses,
+    /// on the target group's port) already.
+    pub async fn group_holding(&self, name: &str, sources: &str, targets: &[&str]) -> TargetGroup {
+        let tg = self.target_group(name, Some(sources)).await;
+        let targets: Vec<String> = targets.iter().map(|t| target(t)).collect();
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        self.aws.register_targets(&tg.arn, &targets).await;
         tg
     }
 

@@ -1,8 +1,10 @@
 """Refused calls, as IAM answers them, for tests of what a person is told
 when a permission is missing. moto allows every call; with a rule in force
 the stand-in answers a denied action with AccessDenied before moto sees the
-request: HTTP 403 with the query-protocol error document (ELB, RDS), or HTTP
-400 with the JSON one (DynamoDB), both with IAM's wording:
+request: HTTP 403 with the query-protocol error document (ELB, RDS), HTTP 403
+with EC2's own (`Response/Errors/Error`, code `UnauthorizedOperation`, the
+message led by "You are not authorized to perform this operation."), or HTTP
+400 with the JSON one (DynamoDB), all with IAM's wording:
 
     User: arn:aws:iam::123456789012:user/<access key id> is not authorized to
     perform: <action> [on resource: <arn>] because no identity-based policy
@@ -128,6 +130,13 @@ def refusal(environ):
         document = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException", "message": message})
         headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", request_id)]
         return "400 Bad Request", headers, document.encode()
+    if service == "ec2":
+        document = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code>'
+            f"<Message>You are not authorized to perform this operation. {escape(message)}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+        return "403 Forbidden", [("Content-Type", "text/xml;charset=UTF-8")], document.encode()
     document = (
         f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message>"
         f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"

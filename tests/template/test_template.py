@@ -180,9 +180,17 @@ def test_allowed_accounts_and_arns_become_the_principal_list(partition, accounts
     assert ev.eval(permissions["Properties"]["AllowedPrincipals"]) == expected
 
 
-def test_no_principal_means_no_permissions_resource():
-    ev = Evaluator(TEMPLATE, {"Sources": "rds-proxy:p"})
-    assert not ev.condition(RESOURCES["EndpointServicePermissions"]["Condition"])
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_no_principal_given_allows_this_stacks_own_account(partition):
+    # A service that allows no principal refuses every endpoint (doctor's
+    # endpoint-service check warns about it): the defaults allow the account
+    # the stack is in, and connections still wait for acceptance.
+    ev = Evaluator(TEMPLATE, {"Sources": "rds-proxy:p"}, partition=partition, account="210987654321")
+    permissions = RESOURCES["EndpointServicePermissions"]
+    assert ev.condition(permissions["Condition"])
+    assert ev.eval(permissions["Properties"]["AllowedPrincipals"]) == [f"arn:{partition}:iam::210987654321:root"]
+    assert ev.eval({"Ref": "AcceptanceRequired"}) == "true"
+    assert not Evaluator(TEMPLATE, {"StackShape": "functions-only"}).condition(permissions["Condition"])
 
 
 def test_principal_parameters_reject_malformed_values():

@@ -13,27 +13,12 @@ use std::time::{Duration, Instant};
 
 use integration_tests::{
     ABSENT_TAG, IpFamily, LambdaEmulator, RdsEventBridgeEvent, SOURCES_TAG, Sandbox, TargetGroup, event_decisions,
-    ipv4, now_ms, other_eventbridge_event, scheduled_event, strings, succeeded, tag_value, target,
+    ipv4, now_ms, other_eventbridge_event, scheduled_event, succeeded, tag_value, target,
 };
 use serde_json::Value;
 
 async fn failover_function(sandbox: &Sandbox) -> LambdaEmulator {
     sandbox.failover_function(Duration::from_secs(10)).start().await
-}
-
-/// The targets the function's decision lines say it removed for a role or
-/// identity change, in order.
-fn deregistered_role_changed(lambda: &LambdaEmulator) -> Vec<String> {
-    lambda.decision_lines().iter().flat_map(|line| strings(&line["deregisteredRoleChanged"])).collect()
-}
-
-/// A target group following `sources` that holds `targets` already.
-async fn group_holding(sandbox: &Sandbox, name: &str, sources: &str, targets: &[&str]) -> TargetGroup {
-    let tg = sandbox.target_group(name, Some(sources)).await;
-    let targets: Vec<String> = targets.iter().map(|t| target(t)).collect();
-    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-    sandbox.aws.register_targets(&tg.arn, &targets).await;
-    tg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +31,7 @@ async fn eventbridge_cluster_failover_swaps_the_writer_with_either_identifier_fo
             sandbox.dns.set_a(cluster.address_of(instance), &[ipv4(address)]);
         }
         let tg =
-            group_holding(&sandbox, &format!("{id}-writer"), &format!("rds-cluster:{id}:writer"), &["10.1.1.10"]).await;
+            sandbox.group_holding(&format!("{id}-writer"), &format!("rds-cluster:{id}:writer"), &["10.1.1.10"]).await;
         sandbox.aws.failover_cluster(&id, &cluster.instances[1]).await;
         let lambda = failover_function(&sandbox).await;
 
@@ -66,7 +51,7 @@ async fn eventbridge_multi_az_failover_follows_the_dns_change() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("orders").await;
     sandbox.dns.set_a(&address, &[ipv4("10.1.1.20")]);
-    let tg = group_holding(&sandbox, "orders", "rds-instance:orders", &["10.1.1.20"]).await;
+    let tg = sandbox.group_holding("orders", "rds-instance:orders", &["10.1.1.20"]).await;
     let lambda = failover_function(&sandbox).await;
 
     // The standby takes over; its address reaches DNS a second after the event.
@@ -86,7 +71,7 @@ async fn instance_blue_green_switchover_leaves_exactly_the_green_address() {
     let sandbox = Sandbox::start().await;
     let blue_address = sandbox.aws.create_rds_instance("billing").await;
     sandbox.dns.set_a(&blue_address, &[ipv4("10.1.1.30")]);
-    let tg = group_holding(&sandbox, "billing", "rds-instance:billing", &["10.1.1.30"]).await;
+    let tg = sandbox.group_holding("billing", "rds-instance:billing", &["10.1.1.30"]).await;
     let arn = sandbox.aws.rds_arn("billing", false).await;
     let (deployment, _green) = sandbox.aws.create_blue_green_deployment("billing-upgrade", &arn).await;
     let lambda = failover_function(&sandbox).await;
@@ -109,7 +94,7 @@ async fn instance_blue_green_switchover_leaves_exactly_the_green_address() {
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.2.31")]);
     assert_eq!(event_decisions(&body), vec!["synced: target groups changed and are correct"], "{body:#}");
     assert_eq!(
-        deregistered_role_changed(&lambda),
+        lambda.deregistered_role_changed(),
         vec![target("10.1.1.30")],
         "the old blue leaves as an identity change, not by make before break"
     );
@@ -126,7 +111,7 @@ async fn cluster_blue_green_switchover_moves_a_writer_group_to_green() {
     for (instance, address) in blue.instances.iter().zip(["10.1.1.40", "10.1.1.41"]) {
         sandbox.dns.set_a(blue.address_of(instance), &[ipv4(address)]);
     }
-    let tg = group_holding(&sandbox, "payments-writer", "rds-cluster:payments:writer", &["10.1.1.40"]).await;
+    let tg = sandbox.group_holding("payments-writer", "rds-cluster:payments:writer", &["10.1.1.40"]).await;
     let arn = sandbox.aws.rds_arn("payments", true).await;
     let (deployment, _) = sandbox.aws.create_blue_green_deployment("payments-upgrade", &arn).await;
     sandbox.aws.switchover_blue_green_deployment(&deployment).await;
@@ -161,7 +146,7 @@ async fn an_unrelated_blue_green_deployment_changes_nothing() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("catalog").await;
     sandbox.dns.set_a(&address, &[ipv4("10.1.1.50")]);
-    let tg = group_holding(&sandbox, "catalog", "rds-instance:catalog", &["10.1.1.50"]).await;
+    let tg = sandbox.group_holding("catalog", "rds-instance:catalog", &["10.1.1.50"]).await;
     sandbox.aws.create_rds_instance("reporting").await;
     let arn = sandbox.aws.rds_arn("reporting", false).await;
     let (deployment, _) = sandbox.aws.create_blue_green_deployment("reporting-upgrade", &arn).await;
@@ -189,7 +174,7 @@ async fn readers_setup(sandbox: &Sandbox, readers: &[(&str, &str)]) -> TargetGro
         sandbox.dns.set_a(&endpoint, &[ipv4(address)]);
         held.push(*address);
     }
-    group_holding(sandbox, "inventory-readers", "rds-cluster:inventory:readers", &held).await
+    sandbox.group_holding("inventory-readers", "rds-cluster:inventory:readers", &held).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +202,7 @@ async fn a_reader_deleted_from_the_cluster_leaves_the_readers_group_at_once() {
     let body = succeeded(&lambda.invoke(event.to_value()).await, &lambda);
     assert_eq!(sandbox.aws.registered_targets(&tg.arn).await, vec![target("10.1.1.61")]);
     assert_eq!(body["runs"], 1, "{body:#}");
-    assert_eq!(deregistered_role_changed(&lambda), vec![target("10.1.2.62")], "an identity change, healthy or not");
+    assert_eq!(lambda.deregistered_role_changed(), vec![target("10.1.2.62")], "an identity change, healthy or not");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +210,7 @@ async fn eventbridge_events_that_are_not_for_this_function_are_not_fatal() {
     let sandbox = Sandbox::start().await;
     let address = sandbox.aws.create_rds_instance("ledger").await;
     sandbox.dns.set_a(&address, &[ipv4("10.1.1.70")]);
-    let tg = group_holding(&sandbox, "ledger", "rds-instance:ledger", &["10.1.1.70"]).await;
+    let tg = sandbox.group_holding("ledger", "rds-instance:ledger", &["10.1.1.70"]).await;
     let lambda = failover_function(&sandbox).await;
 
     let mut snapshot = RdsEventBridgeEvent::instance("ledger", "RDS-EVENT-0042", "Manual snapshot created", "backup");

@@ -4,6 +4,7 @@
 //! settings as the functions, so every safety rule of the functions holds.
 
 mod apply;
+mod doctor;
 mod explain;
 mod plan;
 mod status;
@@ -28,6 +29,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     Tag(tag::TagArgs),
     Untag(untag::UntagArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 impl Command {
@@ -39,6 +41,7 @@ impl Command {
             Command::Explain(args) => explain::run(invocation, args).await,
             Command::Tag(args) => tag::run(invocation, args).await,
             Command::Untag(args) => untag::run(invocation, args).await,
+            Command::Doctor(args) => doctor::run(invocation, args).await,
         }
     }
 }
@@ -104,8 +107,12 @@ impl Invocation {
     }
 
     async fn engine_with(&self, settings: &Settings) -> Result<AwsSyncEngine, CliError> {
-        let config = load_config_with(self.profile.as_deref(), self.region.as_deref()).await;
-        Ok(engine_with(settings, &config, RunsIn::Terminal)?)
+        Ok(engine_with(settings, &self.aws_config().await, RunsIn::Terminal)?)
+    }
+
+    /// The AWS configuration of `--profile` and `--region` (else the standard chain).
+    async fn aws_config(&self) -> aws_config::SdkConfig {
+        load_config_with(self.profile.as_deref(), self.region.as_deref()).await
     }
 }
 

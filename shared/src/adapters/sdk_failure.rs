@@ -24,7 +24,7 @@ const EXPIRED_CODES: [&str; 2] = ["ExpiredToken", "ExpiredTokenException"];
 /// How one client's failures are read: its API, where the code runs, and
 /// whether its configuration names a Region.
 #[derive(Debug, Clone)]
-pub(crate) struct FailureReader {
+pub struct FailureReader {
     api: &'static str,
     runs_in: RunsIn,
     has_region: bool,
@@ -32,7 +32,7 @@ pub(crate) struct FailureReader {
 
 impl FailureReader {
     /// `api`: the API's name in messages ("Elastic Load Balancing").
-    pub(crate) fn new(api: &'static str, runs_in: RunsIn, config: &aws_config::SdkConfig) -> Self {
+    pub fn new(api: &'static str, runs_in: RunsIn, config: &aws_config::SdkConfig) -> Self {
         FailureReader { api, runs_in, has_region: config.region().is_some() }
     }
 
@@ -43,7 +43,7 @@ impl FailureReader {
     }
 
     /// What a person can act on from the failed call `action`.
-    pub(crate) fn read<E>(&self, err: &SdkError<E>, action: IamAction) -> ApiFailure
+    pub fn read<E>(&self, err: &SdkError<E>, action: IamAction) -> ApiFailure
     where
         E: ProvideErrorMetadata + Error + 'static,
     {

@@ -1,8 +1,9 @@
 //! `./dev.sh demo`: the whole job on this machine. A moto server stands in for
 //! AWS and a DNS server on 127.0.0.1 for the VPC resolver; the real function
 //! binaries run under the Lambda runtime emulator, and the operator command
-//! line `nlb-target-sync` shows the target groups before and after. Nothing
-//! leaves the machine.
+//! line `nlb-target-sync` shows the target groups before and after, and what
+//! `doctor` finds in a world set up with no care for the database's security
+//! group. Nothing leaves the machine.
 
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -89,6 +90,8 @@ async fn main() {
     shell(&cli, &["untag", "demo-readers"]).await;
     say("the same for scripts: --output json (shapes in the README)");
     shell(&cli, &["status", "demo-writer", "--output", "json"]).await;
+    say("the group holds the right address; doctor checks what else stands between a consumer and the database");
+    shell(&cli, &["doctor", "demo-writer"]).await;
     say(&format!("done in {:.1?}", started.elapsed()));
 }
 
