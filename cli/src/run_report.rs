@@ -123,10 +123,16 @@ mod tests {
 
     #[test]
     fn the_functions_report_plus_changes_pending() {
-        let run = RunOutcome { dry_run: true, groups: Vec::new(), error: None };
+        let run = RunOutcome { dry_run: true, groups: Vec::new(), error: None, api_usage: Default::default() };
         assert_eq!(
             serde_json::to_value(RunJson::from(&run)).unwrap(),
-            json!({"dryRun": true, "targetGroups": [], "error": null, "changesPending": false})
+            json!({
+                "dryRun": true,
+                "targetGroups": [],
+                "error": null,
+                "changesPending": false,
+                "apiCalls": {"elb": 0, "elbDescribe": 0, "rds": 0, "dynamodb": 0, "retried": 0, "budgetWaitMs": 0}
+            })
         );
         let mut out = String::new();
         run_text(&mut out, &run, Changes::Planned);

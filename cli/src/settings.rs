@@ -49,6 +49,16 @@ pub struct SettingFlags {
     #[arg(long, global = true, value_name = "TABLE")]
     #[arg(env = "NLB_SYNC_LEASE_TABLE", value_parser = rule(|s| s.lease_table.clone()))]
     lease_table: Option<Option<String>>,
+    /// ELB Describe* calls per second, leaving the rest of the account's
+    /// budget (10/s) to other tools [default: 6]
+    #[arg(long, global = true, value_name = "N")]
+    #[arg(env = "NLB_SYNC_ELB_DESCRIBE_RATE", value_parser = rule(|s| s.elb_describe_rate))]
+    elb_describe_rate: Option<u32>,
+    /// Seconds between health reads of a group known settled (with a lease
+    /// table; 0: read every group every time) [default: 900]
+    #[arg(long = "audit-seconds", global = true, value_name = "S")]
+    #[arg(env = "NLB_SYNC_AUDIT_SECONDS", value_parser = rule(|s| s.audit_period))]
+    audit_period: Option<Duration>,
     /// Source token patterns the installation allows, space-separated, '*'
     /// matching any run [default: every source]
     #[arg(long, global = true, value_name = "PATTERNS")]
@@ -79,6 +89,8 @@ impl SettingFlags {
             dns_timeout: self.dns_timeout.unwrap_or(defaults.dns_timeout),
             dns_attempts: self.dns_attempts.unwrap_or(defaults.dns_attempts),
             lease_table: self.lease_table.clone().flatten().or(defaults.lease_table),
+            elb_describe_rate: self.elb_describe_rate.unwrap_or(defaults.elb_describe_rate),
+            audit_period: self.audit_period.unwrap_or(defaults.audit_period),
             exposure: ExposurePolicy {
                 sources: self.allowed_sources.clone().unwrap_or(defaults.exposure.sources),
                 addresses: self.allowed_cidrs.clone().unwrap_or(defaults.exposure.addresses),

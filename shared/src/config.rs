@@ -11,6 +11,8 @@
 //! | `NLB_SYNC_DNS_ABSENCE_SECONDS` | how long a `dns:` source must miss an address before it is deregistered (0-3600) | 120 |
 //! | `NLB_SYNC_WATCH_SECONDS` | after an RDS event, how long to keep re-checking (1-900) | 120 |
 //! | `NLB_SYNC_RECHECK_MS` | interval between re-checks (100-60000) | 2000 |
+//! | `NLB_SYNC_ELB_DESCRIBE_RATE` | ELB `Describe*` calls per second this process may send (1-10), in bursts of twice that; ELB's bucket (40, refilled at 10/s) is shared with every tool of the account | 6 |
+//! | `NLB_SYNC_AUDIT_SECONDS` | with a lease table, a group known settled at its wanted set has its health read only once in this period, in a slot spread by its ARN (0: every run reads every group) (0, or 120-3600) | 900 |
 //! | `NLB_SYNC_LEASE_TABLE` | DynamoDB table of per-target-group leases (partition key `targetGroup`, string): one run at a time changes a group | none: runs are ordered by the applied-view tag alone |
 //! | `NLB_SYNC_ALLOWED_SOURCES` | space-separated patterns over source tokens (`*` matches any run, `:` included); a token that matches none is refused | every source |
 //! | `NLB_SYNC_ALLOWED_CIDRS` | space-separated CIDRs; an address outside all of them is never registered | RFC 1918, 100.64.0.0/10, fc00::/7 |
@@ -26,12 +28,18 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::adapters::{
-    DnsSetupError, DynamoDbLeases, ElbInspector, ElbTargetGroups, HickoryDns, NameServer, RdsApi, RdsInspector,
-    load_config,
+    DescribeRate, DnsSetupError, DynamoDbLeases, ElbInspector, ElbTargetGroups, HickoryDns, NameServer, RdsApi,
+    RdsInspector, load_config,
 };
 use crate::exposure::{AllowedAddresses, AllowedSources, ExposurePolicy, PolicyError, TargetGroupScope};
 use crate::failure::RunsIn;
+use crate::settled::{AuditSchedule, DEFAULT_AUDIT_PERIOD};
 use crate::sync::{SyncEngine, SyncOptions};
+use crate::usage::ApiMeter;
+
+/// ELB `Describe*` calls per second by default: 60 % of ELB's refill, the
+/// rest left to the console, Terraform and other tools of the account.
+pub const DEFAULT_ELB_DESCRIBE_RATE: u32 = 6;
 
 /// The engine with the real AWS and DNS adapters.
 pub type AwsSyncEngine = SyncEngine<ElbTargetGroups, RdsApi, HickoryDns>;
@@ -63,6 +71,10 @@ pub struct Settings {
     pub dns_attempts: usize,
     /// The DynamoDB lease table; `None`: no leases.
     pub lease_table: Option<String>,
+    /// ELB `Describe*` calls per second (`NLB_SYNC_ELB_DESCRIBE_RATE`).
+    pub elb_describe_rate: u32,
+    /// How often a settled group's health is read anyway (`NLB_SYNC_AUDIT_SECONDS`).
+    pub audit_period: Duration,
     /// What the installer allows to be exposed.
     pub exposure: ExposurePolicy,
     pub options: SyncOptions,
@@ -116,6 +128,31 @@ impl Settings {
                 }
                 table => table,
             },
+            elb_describe_rate: number(
+                "NLB_SYNC_ELB_DESCRIBE_RATE",
+                u64::from(DEFAULT_ELB_DESCRIBE_RATE),
+                1,
+                10,
+                "calls per second, a whole number from 1 to 10",
+            )? as u32,
+            audit_period: Duration::from_secs(
+                match number(
+                    "NLB_SYNC_AUDIT_SECONDS",
+                    DEFAULT_AUDIT_PERIOD.as_secs(),
+                    0,
+                    3600,
+                    "seconds: 0 (read every group every run) or 120 to 3600",
+                )? {
+                    1..120 => {
+                        return Err(ConfigError {
+                            variable: "NLB_SYNC_AUDIT_SECONDS",
+                            value: get("NLB_SYNC_AUDIT_SECONDS").unwrap_or_default(),
+                            expected: "seconds: 0 (read every group every run) or 120 to 3600".into(),
+                        });
+                    }
+                    seconds => seconds,
+                },
+            ),
             exposure: ExposurePolicy {
                 sources: policy_var(&get, "NLB_SYNC_ALLOWED_SOURCES", AllowedSources::parse)?,
                 addresses: policy_var(&get, "NLB_SYNC_ALLOWED_CIDRS", AllowedAddresses::parse)?,
@@ -211,10 +248,16 @@ pub fn engine_with(
     runs_in: RunsIn,
 ) -> Result<AwsSyncEngine, SetupError> {
     let dns = HickoryDns::new(settings.name_server, settings.dns_timeout, settings.dns_attempts)?;
-    let (elb, rds) = (ElbTargetGroups::new(config, runs_in), RdsApi::new(config, runs_in));
-    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone()).with_exposure(settings.exposure.clone());
+    let meter = Arc::new(ApiMeter::default());
+    let rate = DescribeRate::per_second(f64::from(settings.elb_describe_rate));
+    let elb = ElbTargetGroups::new(config, runs_in, rate, meter.clone());
+    let rds = RdsApi::new(config, runs_in, meter.clone());
+    let engine = SyncEngine::new(elb, rds, dns, settings.options.clone())
+        .with_exposure(settings.exposure.clone())
+        .with_meter(meter.clone())
+        .with_audit(AuditSchedule { period: settings.audit_period });
     Ok(match &settings.lease_table {
-        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in))),
+        Some(table) => engine.with_leases(Arc::new(DynamoDbLeases::new(config, table, runs_in, meter))),
         None => engine,
     })
 }
@@ -251,6 +294,22 @@ mod tests {
         assert_eq!(s.exposure, ExposurePolicy::default());
         let leased = settings(&[("NLB_SYNC_LEASE_TABLE", "stack-Leases-1A2B")]).unwrap();
         assert_eq!(leased.lease_table.as_deref(), Some("stack-Leases-1A2B"));
+        assert_eq!((s.elb_describe_rate, s.audit_period), (6, Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn the_describe_rate_and_audit_period_stay_within_their_ranges() {
+        assert_eq!(settings(&[("NLB_SYNC_ELB_DESCRIBE_RATE", "3")]).unwrap().elb_describe_rate, 3);
+        for bad in ["0", "11", "2.5"] {
+            let error = settings(&[("NLB_SYNC_ELB_DESCRIBE_RATE", bad)]).unwrap_err();
+            assert_eq!(error.variable, "NLB_SYNC_ELB_DESCRIBE_RATE");
+        }
+        assert_eq!(settings(&[("NLB_SYNC_AUDIT_SECONDS", "0")]).unwrap().audit_period, Duration::ZERO);
+        assert_eq!(settings(&[("NLB_SYNC_AUDIT_SECONDS", "300")]).unwrap().audit_period, Duration::from_secs(300));
+        for bad in ["60", "3601", "-1"] {
+            let error = settings(&[("NLB_SYNC_AUDIT_SECONDS", bad)]).unwrap_err();
+            assert_eq!((error.variable, error.value.as_str()), ("NLB_SYNC_AUDIT_SECONDS", bad));
+        }
     }
 
     #[test]

@@ -307,7 +307,7 @@ mod tests {
     use super::*;
     use crate::fakes::{FakeDns, FakeElb, FakeRds};
     use crate::ports::TargetGroups;
-    use crate::spec::{DNS_MEMORY_TAG, VIEW_TAG};
+    use crate::spec::{DNS_MEMORY_TAG, SETTLED_TAG, VIEW_TAG};
     use crate::sync::SyncOptions;
 
     fn engine() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
@@ -443,7 +443,7 @@ mod tests {
             vec![
                 format!("AddTags {VIEW_TAG}"),
                 "DeregisterTargets".to_string(),
-                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {DNS_MEMORY_TAG}"),
+                format!("RemoveTags {SOURCES_TAG} {VIEW_TAG} {DNS_MEMORY_TAG} {SETTLED_TAG}"),
             ]
         );
     }

@@ -8,7 +8,7 @@
 //! followed by re-checks every few seconds until the answer changes and is
 //! applied, or the watch deadline passes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use crate::events::{
 use crate::ports::{DnsLookup, LookupError, RdsDirectory, RdsError, TargetGroups};
 use crate::spec::{ClusterRole, Source};
 use crate::sync::{RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError};
-use crate::target::{AddressFamilies, Target};
+use crate::target::{AddressFamilies, Target, TargetGroupInfo};
 
 /// How long and how often to re-check after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +158,8 @@ pub enum RecordOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Affected {
     pub arns: Vec<String>,
+    /// The same target groups as listed (with their tags), for the first run.
+    pub groups: Vec<TargetGroupInfo>,
     /// Addresses the RDS API says no source follows any more (the old blue
     /// databases after a completed switchover).
     pub retired: BTreeSet<IpAddr>,
@@ -170,7 +172,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     pub async fn affected_target_groups(&self, event: &RdsEvent, kind: SourceKind) -> Result<Affected, LookupError> {
         let (related, retired) = self.related(event, kind).await?;
         let groups = self.managed_target_groups().await?;
-        let arns = groups
+        let groups: Vec<TargetGroupInfo> = groups
             .into_iter()
             // A group out of the policy's scope is not followed (nor read further).
             .filter(|g| self.exposure().covers(g))
@@ -179,9 +181,9 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 // An unreadable spec is the scheduled run's to report.
                 _ => false,
             })
-            .map(|g| g.arn)
             .collect();
-        Ok(Affected { arns, retired })
+        let arns = groups.iter().map(|g| g.arn.clone()).collect();
+        Ok(Affected { arns, groups, retired })
     }
 
     /// What the RDS API says about the resources around the event.
@@ -217,17 +219,19 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
     }
 
-    /// Syncs `arns` until settled (and, for [`FollowUp::WatchForChange`], until a
+    /// Syncs `groups` until settled (and, for [`FollowUp::WatchForChange`], until a
     /// change was seen and applied), re-checking every `watch.recheck` until
-    /// `watch.deadline`.
+    /// `watch.deadline`. The first run takes the groups as listed; later runs
+    /// describe them again (their tags may have changed meanwhile).
     pub async fn sync_until_settled(
         &self,
-        arns: &[String],
+        groups: &[TargetGroupInfo],
         follow_up: FollowUp,
         watch: Watch,
         retired: &BTreeSet<IpAddr>,
     ) -> WatchOutcome {
-        let mut watched = arns.to_vec();
+        let mut watched: Vec<String> = groups.iter().map(|g| g.arn.clone()).collect();
+        let mut listed = Some(groups.to_vec());
         let mut outcome = WatchOutcome {
             runs: 0,
             settled: false,
@@ -238,7 +242,11 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         };
         let mut first_desired = None;
         loop {
-            let run = self.sync_retiring(&Selection::Only(watched.clone()), retired).await;
+            let selection = match listed.take() {
+                Some(groups) => Selection::Listed(groups),
+                None => Selection::Only(watched.clone()),
+            };
+            let run = self.sync_retiring(&selection, retired).await;
             outcome.runs += 1;
             // A refusal does not pass with time: the group is reported once and
             // not re-checked.
@@ -288,7 +296,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         let mut batch = BatchOutcome { records: Vec::new(), watch: None, errors: Vec::new() };
         // Records of followed events wait for the watch's result.
         let mut followed: Vec<(usize, Vec<String>)> = Vec::new();
-        let mut arns: BTreeSet<String> = BTreeSet::new();
+        let mut groups: BTreeMap<String, TargetGroupInfo> = BTreeMap::new();
         let mut follow_up = FollowUp::SyncNow;
         let mut any_change = false;
         let mut retired: BTreeSet<IpAddr> = BTreeSet::new();
@@ -311,7 +319,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     batch.records.push(RecordOutcome::Event { event, decision: EventDecision::NoFollower });
                 }
                 Ok(found) => {
-                    arns.extend(found.arns.iter().cloned());
+                    groups.extend(found.groups.into_iter().map(|g| (g.arn.clone(), g)));
                     retired.extend(found.retired);
                     follow_up = follow_up.max(rule.follow_up);
                     any_change |= rule.kind != SourceKind::DbCluster;
@@ -324,13 +332,17 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                 }
             }
         }
-        if !arns.is_empty() {
-            let arns: Vec<String> = arns.into_iter().collect();
+        if !groups.is_empty() {
+            let groups: Vec<TargetGroupInfo> = groups.into_values().collect();
             // Boxed, like the lookup above: nested in the batch, the SDK's deep
             // futures exceed the compiler's layout depth limit in the handler.
-            let watch =
-                Box::pin(self.sync_until_settled(&arns, follow_up, Watch { recheck, deadline, any_change }, &retired))
-                    .await;
+            let watch = Box::pin(self.sync_until_settled(
+                &groups,
+                follow_up,
+                Watch { recheck, deadline, any_change },
+                &retired,
+            ))
+            .await;
             batch.errors.extend(watch.errors());
             for (index, target_groups) in followed {
                 if let RecordOutcome::Event { decision, .. } = &mut batch.records[index] {
@@ -379,6 +391,12 @@ mod tests {
     }
     use SourceKind::{DbCluster, DbInstance, DbProxy};
 
+    /// The target groups `arns` as a listing gives them.
+    async fn listed(e: &SyncEngine<FakeElb, FakeRds, FakeDns>, arns: &[String]) -> Vec<TargetGroupInfo> {
+        let groups = e.managed_target_groups().await.unwrap();
+        groups.into_iter().filter(|g| arns.contains(&g.arn)).collect()
+    }
+
     fn fixture() -> SyncEngine<FakeElb, FakeRds, FakeDns> {
         let rds = FakeRds::default();
         rds.cluster("prod", &[("prod-1", true), ("prod-2", false)]);
@@ -425,7 +443,8 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(5),
             any_change: false,
         };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), SyncNow, watch, &BTreeSet::new()).await;
+        let outcome =
+            e.sync_until_settled(&listed(&e, std::slice::from_ref(&tg)).await, SyncNow, watch, &BTreeSet::new()).await;
         assert_eq!(outcome.runs, 1);
         assert!(outcome.settled && outcome.changed && outcome.converged_at_ms.is_some());
         assert_eq!(e.elb().held(&tg), vec!["10.0.2.2"]);
@@ -449,7 +468,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(5),
             any_change: false,
         };
-        let outcome = e.sync_until_settled(arns, WatchForChange, watch, &BTreeSet::new()).await;
+        let outcome = e.sync_until_settled(&listed(e, arns).await, WatchForChange, watch, &BTreeSet::new()).await;
         flip.await.unwrap();
         outcome
     }
@@ -490,7 +509,9 @@ mod tests {
             deadline: started + Duration::from_millis(150),
             any_change: false,
         };
-        let outcome = e.sync_until_settled(std::slice::from_ref(&tg), WatchForChange, watch, &BTreeSet::new()).await;
+        let outcome = e
+            .sync_until_settled(&listed(&e, std::slice::from_ref(&tg)).await, WatchForChange, watch, &BTreeSet::new())
+            .await;
         assert!(!outcome.changed && outcome.settled && outcome.converged_at_ms.is_none());
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(outcome.runs >= 2);
@@ -521,6 +542,24 @@ mod tests {
         assert!(decisions[2].contains("no managed target group follows elsewhere"));
         assert!(decisions[3].contains("not an event that moves addresses"));
         assert!(decisions[4].contains("changed and are correct"));
+    }
+
+    #[tokio::test]
+    async fn an_event_syncs_the_groups_as_listed_without_describing_them_again() {
+        let e = fixture();
+        let writer = e.elb().group("writer", Some("rds-cluster:prod"));
+        let readers = e.elb().group("readers", Some("rds-cluster:prod:readers"));
+        e.elb().group("other", Some("rds-cluster:elsewhere"));
+        e.sync(&Selection::AllManaged).await;
+        e.rds().cluster("prod", &[("prod-1", false), ("prod-2", true)]);
+        let messages = vec![notification("db-cluster", "prod", "RDS-EVENT-0071")];
+        let batch =
+            e.follow_events(&sns(&messages), Duration::from_millis(10), Instant::now() + Duration::from_secs(5)).await;
+        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert_eq!(batch.watch.as_ref().map(|w| w.runs), Some(1));
+        assert_eq!(e.elb().held(&writer), vec!["10.0.2.2"]);
+        assert_eq!(e.elb().held(&readers), vec!["10.0.1.1"]);
+        assert_eq!(e.elb().describes.load(std::sync::atomic::Ordering::SeqCst), 0, "the listing is reused");
     }
 
     #[tokio::test]

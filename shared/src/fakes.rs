@@ -13,7 +13,7 @@ use crate::ports::{
     BlueGreenDeployment, ClusterMember, CustomEndpoint, CustomEndpointKind, DnsError, DnsLookup, ElbError, Endpoint,
     GlobalRole, LeaseFuture, LeaseStore, RdsDirectory, RdsError, TargetGroups,
 };
-use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, VIEW_TAG};
+use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SETTLED_TAG, SOURCES_TAG, VIEW_TAG};
 use crate::target::{AddressFamilies, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
 
 #[derive(Default)]
@@ -26,6 +26,10 @@ pub struct FakeRds {
     /// Custom endpoints by (cluster, endpoint).
     pub custom_endpoints: Mutex<HashMap<(String, String), CustomEndpoint>>,
     pub calls: AtomicUsize,
+    /// Whether the bulk lookups answer (off: the port's default, nothing).
+    pub answers_in_bulk: std::sync::atomic::AtomicBool,
+    /// Bulk lookups made.
+    pub bulk_calls: AtomicUsize,
     /// Which methods were called (`permissions.rs` lists what each command may call).
     pub port_calls: PortCalls,
 }
@@ -112,6 +116,30 @@ impl RdsDirectory for FakeRds {
         let found = self.custom_endpoints.lock().unwrap().get(&(cluster_id.into(), endpoint.into())).cloned();
         found.ok_or(RdsError::NotFound { kind: "custom endpoint", id: format!("{cluster_id}:{endpoint}") })
     }
+    async fn clusters_in_bulk(&self, ids: &[String]) -> Result<HashMap<String, Vec<ClusterMember>>, RdsError> {
+        self.port_calls.record(PortCall::ClustersInBulk);
+        if !self.answers_in_bulk.load(Ordering::SeqCst) {
+            return Ok(HashMap::new());
+        }
+        self.bulk_calls.fetch_add(1, Ordering::SeqCst);
+        let clusters = self.clusters.lock().unwrap();
+        Ok(ids.iter().filter_map(|id| Some((id.clone(), clusters.get(id)?.clone()))).collect())
+    }
+    async fn instances_in_bulk(
+        &self,
+        cluster_ids: &[String],
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, Endpoint>, RdsError> {
+        self.port_calls.record(PortCall::InstancesInBulk);
+        if !self.answers_in_bulk.load(Ordering::SeqCst) {
+            return Ok(HashMap::new());
+        }
+        self.bulk_calls.fetch_add(1, Ordering::SeqCst);
+        let clusters = self.clusters.lock().unwrap();
+        let members = cluster_ids.iter().flat_map(|c| clusters.get(c).into_iter().flatten().map(|m| &m.instance_id));
+        let instances = self.instances.lock().unwrap();
+        Ok(members.chain(instance_ids).filter_map(|id| Some((id.clone(), instances.get(id)?.clone()))).collect())
+    }
 }
 
 /// Answers given in turn, and the index of the next one.
@@ -187,6 +215,10 @@ pub struct FakeElb {
     /// Every mutating call in order: `RegisterTargets`, `DeregisterTargets`,
     /// `AddTags <keys>`, `RemoveTags <keys>`.
     pub mutating_calls: Mutex<Vec<String>>,
+    /// `describe` calls (one target group described by ARN).
+    pub describes: AtomicUsize,
+    /// `state` calls (DescribeTargetHealth).
+    pub health_reads: AtomicUsize,
     /// Every call that names one group beyond listing it with its tags:
     /// (`DescribeTargetHealth` and the mutating calls, target group ARN).
     pub group_calls: Mutex<Vec<(&'static str, String)>>,
@@ -205,6 +237,8 @@ impl Default for FakeElb {
             register_health: Mutex::new(TargetHealth::Healthy),
             tag_scoped_permissions: Mutex::default(),
             mutating_calls: Mutex::default(),
+            describes: AtomicUsize::default(),
+            health_reads: AtomicUsize::default(),
             group_calls: Mutex::default(),
             port_calls: PortCalls::default(),
         }
@@ -251,7 +285,7 @@ impl FakeElb {
         let tagged = self.groups.lock().unwrap().iter().any(|g| g.arn == arn && g.tags.contains_key(SOURCES_TAG));
         let within = |allowed: &[&str]| keys.iter().all(|k| allowed.contains(k));
         let allowed = if tagged {
-            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, DNS_MEMORY_TAG])
+            within(&[SOURCES_TAG, PORT_TAG, VIEW_TAG, DNS_MEMORY_TAG, SETTLED_TAG])
         } else {
             // Only an AddTags that gives the group its sources tag (and the port tag).
             operation == "AddTags" && keys.contains(&SOURCES_TAG) && within(&[SOURCES_TAG, PORT_TAG])
@@ -267,6 +301,7 @@ impl TargetGroups for FakeElb {
         Ok(self.groups.lock().unwrap().iter().filter(|g| g.tags.contains_key(SOURCES_TAG)).cloned().collect())
     }
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.describes.fetch_add(1, Ordering::SeqCst);
         self.port_calls.record(PortCall::Describe);
         Ok(self.groups.lock().unwrap().iter().find(|g| g.arn == arn).cloned())
     }
@@ -275,6 +310,7 @@ impl TargetGroups for FakeElb {
         Ok(self.groups.lock().unwrap().iter().find(|g| g.name == name).cloned())
     }
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        self.health_reads.fetch_add(1, Ordering::SeqCst);
         self.port_calls.record(PortCall::State);
         self.group_calls.lock().unwrap().push(("DescribeTargetHealth", arn.to_string()));
         Ok(TargetGroupState::new(self.targets.lock().unwrap().get(arn).cloned().unwrap_or_default()))
@@ -353,23 +389,40 @@ impl PortCalls {
     }
 }
 
-/// Leases that are always granted and never held, recording the calls.
+/// An in-memory lease table that keeps other runs out, like DynamoDB's
+/// conditional write (`SimLeases` in the simulation adds delays), recording
+/// the calls.
 #[derive(Default)]
 pub struct FakeLeases {
+    /// key -> (owner, until Unix ms)
+    pub leases: Mutex<HashMap<String, (String, u64)>>,
     pub port_calls: PortCalls,
 }
 
 impl LeaseStore for FakeLeases {
-    fn acquire<'a>(&'a self, _key: &'a str, _owner: &'a str, _now_ms: u64, _until_ms: u64) -> LeaseFuture<'a, bool> {
+    fn acquire<'a>(&'a self, key: &'a str, owner: &'a str, now_ms: u64, until_ms: u64) -> LeaseFuture<'a, bool> {
         self.port_calls.record(PortCall::LeaseAcquire);
-        Box::pin(async { Ok(true) })
+        Box::pin(async move {
+            let mut leases = self.leases.lock().unwrap();
+            let free = leases.get(key).is_none_or(|(holder, until)| *until < now_ms || holder == owner);
+            if free {
+                leases.insert(key.to_string(), (owner.to_string(), until_ms));
+            }
+            Ok(free)
+        })
     }
-    fn release<'a>(&'a self, _key: &'a str, _owner: &'a str) -> LeaseFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> LeaseFuture<'a, ()> {
         self.port_calls.record(PortCall::LeaseRelease);
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            let mut leases = self.leases.lock().unwrap();
+            if leases.get(key).is_some_and(|(holder, _)| holder == owner) {
+                leases.remove(key);
+            }
+            Ok(())
+        })
     }
-    fn is_held<'a>(&'a self, _key: &'a str, _now_ms: u64) -> LeaseFuture<'a, bool> {
+    fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> LeaseFuture<'a, bool> {
         self.port_calls.record(PortCall::LeaseIsHeld);
-        Box::pin(async { Ok(false) })
+        Box::pin(async move { Ok(self.leases.lock().unwrap().get(key).is_some_and(|(_, until)| *until >= now_ms)) })
     }
 }

@@ -119,7 +119,10 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             let tags = self.current_tags(&info.arn).await.map_err(elb)?;
             let memory = tags.get(DNS_MEMORY_TAG).map(String::as_str);
             let mut decision = self.decide(info, group, &resolver, view_cap_ms, retired, memory).await.map_err(elb)?;
-            self.apply_decision(&info.arn, &target_group, &mut decision, &lease, outcome).await?;
+            // A lease that keeps other writers out: the tags read under it stand.
+            let leased_tags = self.leases.orders_runs().then_some(&tags);
+            self.apply_decision(&info.arn, &target_group, &mut decision, &lease, leased_tags, outcome).await?;
+            self.stamp_settled(&info.arn, &tags, &decision, &lease).await.map_err(elb)?;
             Ok(decision)
         }
         .await;

@@ -81,15 +81,17 @@ mod resolve;
 mod rotation;
 mod schedule;
 mod settle;
+mod settled;
 #[cfg(test)]
 mod simulation;
 mod spec;
 mod sync;
 mod target;
 pub mod telemetry;
+mod usage;
 
 pub use adapters::FailureReader;
-pub use adapters::{NameServer, load_config_with};
+pub use adapters::{DescribeRate, NameServer, load_config_with};
 #[cfg(feature = "lambda")]
 pub use clock::lambda_deadline;
 pub use clock::now_millis;
@@ -125,6 +127,7 @@ pub use settle::Settled;
 pub use spec::{PORT_TAG, SOURCES_TAG, Source, SpecError, SyncSpec};
 pub use sync::{GroupOutcome, RunError, RunFailed, RunOutcome, Selection, SyncEngine, SyncError, SyncOptions};
 pub use target::{AddressFamilies, PendingTarget, Target, TargetHealth};
+pub use usage::ApiUsage;
 
 /// The planner and its inputs, for the benchmark (`cargo bench -p
 /// nlb-target-sync --features bench`); not part of the surface.

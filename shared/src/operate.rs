@@ -153,6 +153,8 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             found
         };
         let resolver = self.resolver();
+        // Like a run: the RDS resources of many groups are looked up in bulk.
+        self.prefetch(&resolver, groups.iter()).await;
         let mut statuses = Vec::new();
         for info in groups {
             let mut status = GroupStatus {

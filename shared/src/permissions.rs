@@ -98,6 +98,8 @@ pub enum PortCall {
     ClusterMembers,
     InstanceEndpoint,
     ProxyEndpoint,
+    ClustersInBulk,
+    InstancesInBulk,
     BlueGreenDeployment,
     GlobalRole,
     CustomEndpoint,
@@ -107,7 +109,7 @@ pub enum PortCall {
 }
 
 impl PortCall {
-    pub const ALL: [PortCall; 18] = [
+    pub const ALL: [PortCall; 20] = [
         PortCall::ListManaged,
         PortCall::Describe,
         PortCall::DescribeByName,
@@ -120,6 +122,8 @@ impl PortCall {
         PortCall::ClusterMembers,
         PortCall::InstanceEndpoint,
         PortCall::ProxyEndpoint,
+        PortCall::ClustersInBulk,
+        PortCall::InstancesInBulk,
         PortCall::BlueGreenDeployment,
         PortCall::GlobalRole,
         PortCall::CustomEndpoint,
@@ -143,6 +147,8 @@ impl PortCall {
             PortCall::ClusterMembers => &[DESCRIBE_DB_CLUSTERS],
             PortCall::InstanceEndpoint => &[DESCRIBE_DB_INSTANCES],
             PortCall::ProxyEndpoint => &[DESCRIBE_DB_PROXIES, DESCRIBE_DB_PROXY_ENDPOINTS],
+            PortCall::ClustersInBulk => &[DESCRIBE_DB_CLUSTERS],
+            PortCall::InstancesInBulk => &[DESCRIBE_DB_INSTANCES],
             PortCall::BlueGreenDeployment => &[DESCRIBE_BLUE_GREEN_DEPLOYMENTS],
             PortCall::GlobalRole => &[DESCRIBE_DB_CLUSTERS, DESCRIBE_GLOBAL_CLUSTERS],
             PortCall::CustomEndpoint => &[DESCRIBE_DB_CLUSTER_ENDPOINTS],
@@ -175,6 +181,8 @@ const RESOLVE: [PortCall; 5] = [
     PortCall::GlobalRole,
     PortCall::CustomEndpoint,
 ];
+/// Resolving the `rds-*` sources of many groups: in bulk first.
+const RESOLVE_IN_BULK: [PortCall; 2] = [PortCall::ClustersInBulk, PortCall::InstancesInBulk];
 
 impl Operation {
     pub const ALL: [Operation; 6] =
@@ -182,7 +190,8 @@ impl Operation {
 
     /// The port methods it may call.
     pub fn port_calls(self) -> BTreeSet<PortCall> {
-        let read = FIND_ONE.into_iter().chain([PortCall::ListManaged, PortCall::State]).chain(RESOLVE);
+        let read =
+            FIND_ONE.into_iter().chain([PortCall::ListManaged, PortCall::State]).chain(RESOLVE).chain(RESOLVE_IN_BULK);
         match self {
             Operation::Status | Operation::Plan => read.collect(),
             Operation::Explain => RESOLVE.into_iter().collect(),
@@ -236,8 +245,19 @@ mod tests {
         rds.instance("pg", Some("pg.test"));
         rds.proxy("px", None, "px.test");
         rds.custom_endpoint("prod", "analytics", crate::ports::CustomEndpointKind::Any, &[], &["prod-1"]);
+        // Two more clusters: enough RDS resources in one run to look them up in bulk.
+        for id in ["c1", "c2"] {
+            rds.cluster(id, &[(&format!("{id}-1"), true)]);
+            rds.member(&format!("{id}-1"), &format!("{id}.test"), id);
+        }
         let dns = FakeDns::default();
-        for (name, ip) in [("prod-1.test", "10.0.1.1"), ("prod-2.test", "10.0.2.2"), ("pg.test", "10.0.3.3")] {
+        for (name, ip) in [
+            ("prod-1.test", "10.0.1.1"),
+            ("prod-2.test", "10.0.2.2"),
+            ("pg.test", "10.0.3.3"),
+            ("c1.test", "10.0.6.1"),
+            ("c2.test", "10.0.6.2"),
+        ] {
             dns.set(name, &[ip]);
         }
         dns.set("px.test", &["10.0.4.4", "10.0.4.5"]);
@@ -248,6 +268,7 @@ mod tests {
         let a = e.elb().group("a", Some("rds-cluster:prod:writer rds-cluster:replica:writer rds-instance:pg"));
         e.elb().seed(&a, "10.0.9.9");
         e.elb().group("b", Some("rds-proxy:px dns:db.test rds-cluster-endpoint:prod:analytics"));
+        e.elb().group("c", Some("rds-cluster:c1 rds-cluster:c2"));
         let ported = e.elb().group("ported", Some("dns:db.test"));
         e.elb()
             .groups

@@ -2,7 +2,7 @@
 //! The engine and the triggers depend on these traits only; `adapters`
 //! implements them over the AWS SDK and hickory, and unit tests over fakes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -57,6 +57,31 @@ pub trait RdsDirectory: Send + Sync {
         cluster_id: &str,
         endpoint: &str,
     ) -> impl Future<Output = Result<CustomEndpoint, RdsError>> + Send;
+
+    /// The members of those of `cluster_ids` that exist, fetched 100
+    /// clusters a call (for runs that follow many). A cluster missing from
+    /// the answer is asked for with [`cluster_members`](Self::cluster_members).
+    /// The default fetches nothing.
+    fn clusters_in_bulk(
+        &self,
+        cluster_ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Vec<ClusterMember>>, RdsError>> + Send {
+        let _ = cluster_ids;
+        async { Ok(HashMap::new()) }
+    }
+
+    /// The endpoints of the instances of `cluster_ids` and of `instance_ids`,
+    /// by instance id, fetched 100 records a call; an instance missing from
+    /// the answer is asked for with [`instance_endpoint`](Self::instance_endpoint).
+    /// The default fetches nothing.
+    fn instances_in_bulk(
+        &self,
+        cluster_ids: &[String],
+        instance_ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Endpoint>, RdsError>> + Send {
+        let _ = (cluster_ids, instance_ids);
+        async { Ok(HashMap::new()) }
+    }
 }
 
 /// DNS lookups of A and/or AAAA records.
@@ -121,6 +146,11 @@ pub trait LeaseStore: Send + Sync {
     fn release<'a>(&'a self, key: &'a str, owner: &'a str) -> LeaseFuture<'a, ()>;
     /// Whether any run holds a lease on `key` that still runs at `now_ms`.
     fn is_held<'a>(&'a self, key: &'a str, now_ms: u64) -> LeaseFuture<'a, bool>;
+    /// True when a lease really keeps other runs out (a store with no table
+    /// lets every run in, and orders nothing).
+    fn orders_runs(&self) -> bool {
+        true
+    }
 }
 
 /// A lease call that failed.

@@ -12,6 +12,7 @@ use crate::failover::{EventDecision, RecordOutcome};
 use crate::plan::{Action, DeregisterReason};
 use crate::sync::{GroupOutcome, RunOutcome};
 use crate::target::Target;
+use crate::usage::ApiUsage;
 
 /// CloudWatch namespace of every metric this project emits.
 pub const METRICS_NAMESPACE: &str = "NlbTargetSync";
@@ -114,6 +115,34 @@ pub struct SyncReport {
     pub target_groups: Vec<TargetGroupReport>,
     /// Set when the run could not even list the target groups.
     pub error: Option<String>,
+    /// The API calls the run made.
+    pub api_calls: ApiCallsReport,
+}
+
+/// A run's API calls per service and its wait for ELB's `Describe*` budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCallsReport {
+    pub elb: u64,
+    pub elb_describe: u64,
+    pub rds: u64,
+    pub dynamodb: u64,
+    /// Attempts the SDK sent again (throttled or failed).
+    pub retried: u64,
+    pub budget_wait_ms: u64,
+}
+
+impl From<&ApiUsage> for ApiCallsReport {
+    fn from(usage: &ApiUsage) -> Self {
+        ApiCallsReport {
+            elb: usage.elb_calls,
+            elb_describe: usage.elb_describe_calls,
+            rds: usage.rds_calls,
+            dynamodb: usage.dynamodb_calls,
+            retried: usage.retried_calls,
+            budget_wait_ms: u64::try_from(usage.budget_wait.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 impl From<&RunOutcome> for SyncReport {
@@ -122,8 +151,40 @@ impl From<&RunOutcome> for SyncReport {
             dry_run: run.dry_run,
             target_groups: run.groups.iter().map(TargetGroupReport::from).collect(),
             error: run.error.as_ref().map(ToString::to_string),
+            api_calls: ApiCallsReport::from(&run.api_usage),
         }
     }
+}
+
+/// The summary line of one run: how many target groups it synced, changed
+/// and failed, and its API calls, with EMF metrics `ElbCalls`,
+/// `ElbDescribeCalls`, `RdsCalls`, `DynamoDbCalls`, `RetriedCalls` and
+/// `BudgetWait` (ms), dimension `Trigger`.
+pub fn run_line(run: &RunOutcome, trigger: Trigger) -> Value {
+    let calls = ApiCallsReport::from(&run.api_usage);
+    json!({
+        "_aws": emf(&["Trigger"], &[
+            ("ElbCalls", "Count"),
+            ("ElbDescribeCalls", "Count"),
+            ("RdsCalls", "Count"),
+            ("DynamoDbCalls", "Count"),
+            ("RetriedCalls", "Count"),
+            ("BudgetWait", "Milliseconds"),
+        ]),
+        "message": "sync run finished",
+        "level": if run.errors().is_empty() { "INFO" } else { "ERROR" },
+        "Trigger": trigger.as_str(),
+        "ElbCalls": calls.elb,
+        "ElbDescribeCalls": calls.elb_describe,
+        "RdsCalls": calls.rds,
+        "DynamoDbCalls": calls.dynamodb,
+        "RetriedCalls": calls.retried,
+        "BudgetWait": calls.budget_wait_ms,
+        "dryRun": run.dry_run,
+        "targetGroups": run.groups.len(),
+        "changed": run.groups.iter().filter(|g| g.changed()).count(),
+        "failed": run.groups.iter().filter(|g| g.error.is_some()).count(),
+    })
 }
 
 /// The `_aws` member of an EMF line: every metric in the namespace, with

@@ -43,6 +43,13 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         Memo { cells: Mutex::new(HashMap::new()) }
     }
 
+    /// Keeps `value`, fetched by a lookup sent at `sent_ms`, for `key`, unless
+    /// a lookup of that key was already made or is under way.
+    fn offer(&self, key: K, value: V, sent_ms: u64) {
+        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cells.entry(key).or_insert_with(|| Arc::new(OnceCell::new_with(Some((value, sent_ms)))));
+    }
+
     async fn get<F: Future<Output = V>>(&self, key: K, init: impl FnOnce() -> F) -> V {
         let cell = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(key).or_default().clone();
         let (value, sent_ms) = cell
@@ -57,6 +64,8 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 }
 
+/// More RDS resources than this in a run are fetched in bulk ([`SourceResolver::prefetch`]).
+pub const BULK_FROM: usize = 3;
 /// The most queries one run sends a `dns:` name to see whether it rotates or
 /// moved: a name answering 1 of 3 addresses at random answers the same one
 /// 16 times in a row once in 14 million runs.
@@ -142,6 +151,53 @@ impl<'a, R: RdsDirectory, D: DnsLookup> SourceResolver<'a, R, D> {
     pub fn with_dns_queries(mut self, queries: usize) -> Self {
         self.dns_queries = queries.max(1);
         self
+    }
+
+    /// Fetches in bulk (100 records a call) the clusters and instances that
+    /// `sources` follow when they are more than [`BULK_FROM`]; each answer
+    /// then serves the run like a lookup of its own, with the bulk call's
+    /// time as its view. A failed bulk call, or a resource it did not
+    /// return, leaves that resource to its own lookup.
+    pub async fn prefetch<'s>(&self, sources: impl IntoIterator<Item = &'s Source>) {
+        let mut clusters = BTreeSet::new();
+        let mut instances = BTreeSet::new();
+        for source in sources {
+            match source {
+                // A custom endpoint's members and roles come from its cluster.
+                Source::Cluster { id, .. } | Source::ClusterEndpoint { cluster: id, .. } => {
+                    clusters.insert(id.clone());
+                }
+                Source::Instance { id } => {
+                    instances.insert(id.clone());
+                }
+                Source::Proxy { .. } | Source::Dns { .. } => {}
+            }
+        }
+        let clusters: Vec<String> = clusters.into_iter().collect();
+        if clusters.len() > BULK_FROM {
+            let sent_ms = now_millis();
+            match self.rds.clusters_in_bulk(&clusters).await {
+                Ok(found) => {
+                    for (id, members) in found {
+                        self.clusters.offer(id, Ok(members), sent_ms);
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "bulk cluster lookup failed; asking one by one"),
+            }
+        }
+        let instances: Vec<String> = instances.into_iter().collect();
+        if clusters.len() + instances.len() > BULK_FROM {
+            let bulk_clusters = if clusters.len() > BULK_FROM { clusters.as_slice() } else { &[] };
+            let sent_ms = now_millis();
+            match self.rds.instances_in_bulk(bulk_clusters, &instances).await {
+                Ok(found) => {
+                    for (id, endpoint) in found {
+                        self.instances.offer(id, Ok(endpoint), sent_ms);
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "bulk instance lookup failed; asking one by one"),
+            }
+        }
     }
 
     /// Resolves one source into the addresses it stands for (a `dns:` name
@@ -374,6 +430,37 @@ mod tests {
         dns.set("prod-2.rds.test", &["10.0.2.2"]);
         dns.set("prod-3.rds.test", &["10.0.3.3"]);
         (rds, dns)
+    }
+
+    #[tokio::test]
+    async fn many_clusters_are_fetched_in_bulk_and_a_few_one_by_one() {
+        let rds = FakeRds::default();
+        let dns = FakeDns::default();
+        rds.answers_in_bulk.store(true, Ordering::SeqCst);
+        let mut sources: Vec<Source> = Vec::new();
+        for c in 0..5 {
+            rds.cluster(&format!("c{c}"), &[(&format!("c{c}-a"), true), (&format!("c{c}-b"), false)]);
+            for (i, member) in ["a", "b"].iter().enumerate() {
+                rds.instance(&format!("c{c}-{member}"), Some(&format!("c{c}-{member}.test")));
+                dns.set(&format!("c{c}-{member}.test"), &[&format!("10.0.{c}.{}", i + 1)]);
+            }
+            sources.push(format!("rds-cluster:c{c}").parse().unwrap());
+            sources.push(format!("rds-cluster:c{c}:readers").parse().unwrap());
+        }
+        let resolver = SourceResolver::new(&rds, &dns);
+        resolver.prefetch(&sources).await;
+        assert_eq!(rds.bulk_calls.load(Ordering::SeqCst), 2, "clusters, then their instances");
+        for source in &sources {
+            assert!(resolver.resolve(source, AddressFamilies::V4).await.outcome.is_ok());
+        }
+        assert_eq!(rds.calls.load(Ordering::SeqCst), 0, "nothing asked one by one");
+
+        // At most BULK_FROM resources: each asked for on its own.
+        let resolver = SourceResolver::new(&rds, &dns);
+        resolver.prefetch(&sources[..2]).await;
+        assert_eq!(rds.bulk_calls.load(Ordering::SeqCst), 2);
+        resolver.resolve(&sources[0], AddressFamilies::V4).await.outcome.unwrap();
+        assert_eq!(rds.calls.load(Ordering::SeqCst), 3, "the cluster and its two instances");
     }
 
     #[tokio::test]

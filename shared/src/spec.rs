@@ -33,13 +33,18 @@ pub const VIEW_TAG: &str = "nlb-target-sync:applied-view";
 /// absence list, so the IAM policies of deployed stacks allow it.
 pub const DNS_MEMORY_TAG: &str = "nlb-target-sync:absent";
 
+/// Written by sync runs under a target group's lease: a digest of the target
+/// set the group was left holding with nothing held back, so later runs that
+/// want the same set may skip reading its health (see `settled.rs`).
+pub const SETTLED_TAG: &str = "nlb-target-sync:settled";
+
 /// The longest tag value ELB takes. The sources tag must fit; the tags the
 /// functions write for themselves are cut to fit.
 pub const MAX_TAG_VALUE: usize = 256;
 
 /// The tags the functions write for themselves, besides the spec: removed with
 /// the spec, never written by people.
-pub const STATE_TAGS: [&str; 2] = [VIEW_TAG, DNS_MEMORY_TAG];
+pub const STATE_TAGS: [&str; 3] = [VIEW_TAG, DNS_MEMORY_TAG, SETTLED_TAG];
 
 /// The accepted forms, quoted in every grammar error.
 pub const ACCEPTED_FORMS: &str = "rds-cluster:<cluster-id>, rds-cluster:<cluster-id>:writer, \

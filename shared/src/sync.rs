@@ -32,16 +32,19 @@ use crate::lease::Lease;
 use crate::listing::joined;
 use crate::managed::{GroupError, ManagedGroup};
 use crate::memory_tag;
+use crate::name_memory::DnsMemory;
 use crate::plan::{DeregisterReason, HeldBack, History, HoldReason, Plan, Unresolved, plan_with_history};
 use crate::ports::{
     BlueGreenDeployment, DnsLookup, ElbError, LeaseError, LeaseStore, LookupError, RdsDirectory, RdsError, TargetGroups,
 };
 use crate::resolution::SourceAnswer;
 use crate::resolve::{QueryPlan, SourceResolver};
+use crate::settled::{AuditSchedule, withdraw_digest};
 use crate::spec::{DNS_MEMORY_TAG, PORT_TAG, SOURCES_TAG, STATE_TAGS, Source, SyncSpec, VIEW_TAG};
 use crate::target::{
     AddressFamilies, PendingTarget, Target, TargetGroupInfo, TargetGroupState, TargetHealth, not_healthy,
 };
+use crate::usage::{ApiMeter, ApiUsage};
 
 /// Which target groups a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +53,9 @@ pub enum Selection {
     AllManaged,
     /// Only these ARNs (each must exist and carry the sources tag).
     Only(Vec<String>),
+    /// These target groups as this invocation just listed them (with their
+    /// tags): the run describes none of them again.
+    Listed(Vec<TargetGroupInfo>),
 }
 
 /// How a run behaves.
@@ -253,6 +259,8 @@ pub struct RunOutcome {
     pub groups: Vec<GroupOutcome>,
     /// Set when the run could not even list the target groups.
     pub error: Option<RunError>,
+    /// The API calls the run made and its waits for ELB's budget.
+    pub api_usage: ApiUsage,
 }
 
 impl RunOutcome {
@@ -291,13 +299,38 @@ pub struct SyncEngine<T, R, D> {
     /// What the installer allows to be exposed (`crate::exposure`).
     exposure: ExposurePolicy,
     options: SyncOptions,
+    /// Where the adapters count their calls (`usage.rs`).
+    meter: Arc<ApiMeter>,
+    /// When a settled group's health is read anyway (`settled.rs`).
+    pub(crate) audit: AuditSchedule,
 }
 
 impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// An engine without a lease store: runs are ordered by the applied-view
     /// tag alone (see [`with_leases`](Self::with_leases)).
     pub fn new(target_groups: T, rds: R, dns: D, options: SyncOptions) -> Self {
-        SyncEngine { target_groups, rds, dns, leases: Arc::new(NoLeases), exposure: ExposurePolicy::default(), options }
+        SyncEngine {
+            target_groups,
+            rds,
+            dns,
+            leases: Arc::new(NoLeases),
+            exposure: ExposurePolicy::default(),
+            options,
+            meter: Arc::default(),
+            audit: AuditSchedule::default(),
+        }
+    }
+
+    /// Audits settled groups on `audit` (see `settled.rs`).
+    pub(crate) fn with_audit(mut self, audit: AuditSchedule) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Reports each run's calls from `meter`, the one its adapters count in.
+    pub(crate) fn with_meter(mut self, meter: Arc<ApiMeter>) -> Self {
+        self.meter = meter;
+        self
     }
 
     /// Holds every run, deploy and operator command to `exposure`: groups
@@ -357,7 +390,19 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
     /// The run itself. Callers box it: it nests the SDK's deep futures, and
     /// every handler around it would outgrow the compiler's layout depth limit.
     async fn sync_groups(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
-        let mut run = RunOutcome { dry_run: self.options.dry_run, groups: Vec::new(), error: None };
+        let before = self.meter.snapshot();
+        let mut run = self.sync_selected(selection, view_cap_ms, retired).await;
+        run.api_usage = self.meter.snapshot().since(&before);
+        run
+    }
+
+    async fn sync_selected(&self, selection: &Selection, view_cap_ms: u64, retired: &BTreeSet<IpAddr>) -> RunOutcome {
+        let mut run = RunOutcome {
+            dry_run: self.options.dry_run,
+            groups: Vec::new(),
+            error: None,
+            api_usage: ApiUsage::default(),
+        };
         let mut groups: Vec<Result<TargetGroupInfo, (String, SyncError)>> = Vec::new();
         match selection {
             Selection::AllManaged => match self.target_groups.list_managed().await {
@@ -368,6 +413,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
                     return run;
                 }
             },
+            Selection::Listed(infos) => groups.extend(infos.iter().cloned().map(Ok)),
             Selection::Only(arns) => {
                 let mut seen = BTreeSet::new();
                 for arn in arns.iter().filter(|a| seen.insert(a.as_str())) {
@@ -385,6 +431,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
 
         let resolver = self.resolver();
         let resolver = &resolver;
+        self.prefetch(resolver, groups.iter().flatten()).await;
         let mut outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
             .map(|group| async move {
                 match group {
@@ -471,10 +518,17 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(());
         }
         let tags = self.target_groups.tags(arn).await?;
-        if tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok()).is_some_and(|applied| applied >= view_ms) {
+        let newer = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok()).is_some_and(|applied| applied >= view_ms);
+        let mut stamp: Vec<(&str, String)> = Vec::new();
+        if !newer {
+            stamp.push((VIEW_TAG, view_ms.to_string()));
+        }
+        // Delete changes the targets next: no digest may outlive that.
+        stamp.extend(withdraw_digest(&tags));
+        if stamp.is_empty() {
             return Ok(());
         }
-        self.target_groups.add_tags(arn, &[(VIEW_TAG, view_ms.to_string())]).await
+        self.target_groups.add_tags(arn, &stamp).await
     }
 
     /// Deregisters `targets` outside a sync run (a deleted resource's own).
@@ -517,12 +571,18 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         self.admit(info, &group.spec.sources)?;
         let elb = |error| SyncError::Elb { target_group: target_group.clone(), error };
         let memory_tag = info.tags.get(DNS_MEMORY_TAG).map(String::as_str);
-        let first = self.decide(info, &group, resolver, view_cap_ms, retired, memory_tag).await.map_err(elb)?;
+        let first = match self.settled_decision(info, &group, resolver, view_cap_ms, retired, memory_tag).await {
+            Some(settled) => settled,
+            None => self.decide(info, &group, resolver, view_cap_ms, retired, memory_tag).await.map_err(elb)?,
+        };
         let decision = if self.options.dry_run {
             outcome.registered = first.plan.register.clone();
             outcome.deregistered = first.plan.deregister.clone();
             first
-        } else if !first.changes_something() && !self.lease_is_held(&info.arn, &target_group).await? {
+        } else if !first.changes_something()
+            && !self.settled_tag_stale(info, &first)
+            && !self.lease_is_held(&info.arn, &target_group).await?
+        {
             first
         } else {
             self.apply_under_lease(info, &group, view_cap_ms, retired, outcome).await?
@@ -556,21 +616,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         memory_tag: Option<&str>,
     ) -> Result<Decision, ElbError> {
         let memory = memory_tag.map(memory_tag::parse).unwrap_or_default();
-        let plans: Vec<QueryPlan> = group
-            .spec
-            .sources
-            .iter()
-            .map(|source| match source {
-                Source::Dns { hostname } => QueryPlan::for_name(memory.name(hostname)),
-                _ => QueryPlan::Fixed,
-            })
-            .collect();
-        let observed: Vec<(SourceAnswer, u64)> = futures::future::join_all(
-            group.spec.sources.iter().zip(&plans).map(|(s, plan)| resolver.resolve_observed(s, info.families, plan)),
-        )
-        .await;
-        let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
-        let mut answers: Vec<SourceAnswer> = observed.into_iter().map(|(answer, _)| answer).collect();
+        let (mut answers, view_ms) = resolve_group(info, group, resolver, view_cap_ms, &memory).await;
         if !retired.is_empty() {
             for answer in answers.iter_mut().filter(|a| !matches!(a.source, Source::Dns { .. })) {
                 if let Ok(resolution) = &mut answer.outcome {
@@ -579,26 +625,43 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             }
         }
         let current = self.target_groups.state(&info.arn).await?;
+        Ok(self.plan_decision(&answers, group, current, view_ms, memory, memory_tag))
+    }
+
+    /// Plans a group holding `current` from its `answers` and what it
+    /// remembers (`memory`, read from `memory_tag`). Pure but for the clock.
+    pub(crate) fn plan_decision(
+        &self,
+        answers: &[SourceAnswer],
+        group: &ManagedGroup,
+        current: TargetGroupState,
+        view_ms: u64,
+        memory: DnsMemory,
+        memory_tag: Option<&str>,
+    ) -> Decision {
         let history = History {
             memory,
             now_ms: now_millis(),
             window_ms: u64::try_from(self.options.absence_window.as_millis()).unwrap_or(u64::MAX),
         };
-        let plan = plan_with_history(&answers, group.port, &current, Some(&history), &self.exposure.addresses);
+        let plan = plan_with_history(answers, group.port, &current, Some(&history), &self.exposure.addresses);
         let remembered = memory_tag::encode(&plan.memory);
         let remember = (remembered != memory_tag.unwrap_or_default()).then_some(remembered);
-        Ok(Decision { plan, view_ms, current, remember })
+        Decision { plan, view_ms, current, remember }
     }
 
     /// Applies `decision` (the caller holds the group's lease): stamps the
     /// view (and the memory of `dns:` names when it changed), registers, then
     /// deregisters, checking before each call that the lease still runs.
+    /// `leased_tags`: the group's tags as read after the lease was taken, when
+    /// the lease keeps every other writer out (they cannot have changed since).
     pub(crate) async fn apply_decision(
         &self,
         arn: &str,
         target_group: &str,
         decision: &mut Decision,
         lease: &Lease,
+        leased_tags: Option<&BTreeMap<String, String>>,
         outcome: &mut GroupOutcome,
     ) -> Result<(), SyncError> {
         let elb = |error| SyncError::Elb { target_group: target_group.to_string(), error };
@@ -609,7 +672,7 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
             return Ok(());
         }
         lease.may_change().then_some(()).ok_or_else(ran_out)?;
-        if let Some(newer) = self.claim_view(arn, decision.view_ms, remember).await.map_err(elb)? {
+        if let Some(newer) = self.claim_view(arn, decision.view_ms, remember, leased_tags).await.map_err(elb)? {
             plan.hold_everything(HoldReason::NewerViewApplied { view_ms: newer });
         }
         outcome.not_healthy = not_healthy(&plan.desired, &decision.current);
@@ -631,12 +694,26 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         Ok(())
     }
 
-    /// Reads the applied-view tag: `Some(newer)` when a run with a later view
-    /// already changed the group; otherwise stamps this run's view (and, in
-    /// the same call, the memory of `dns:` names when it changed) and returns
-    /// `None`.
-    async fn claim_view(&self, arn: &str, view_ms: u64, memory: Option<String>) -> Result<Option<u64>, ElbError> {
-        let tags = self.target_groups.tags(arn).await?;
+    /// Reads the applied-view tag (from `known` tags, read under a lease
+    /// that keeps other writers out, or from ELB now): `Some(newer)` when a
+    /// run with a later view already changed the group; otherwise stamps this
+    /// run's view (and, in the same call, the memory of `dns:` names when it
+    /// changed) and returns `None`.
+    async fn claim_view(
+        &self,
+        arn: &str,
+        view_ms: u64,
+        memory: Option<String>,
+        known: Option<&BTreeMap<String, String>>,
+    ) -> Result<Option<u64>, ElbError> {
+        let read;
+        let tags = match known {
+            Some(tags) => tags,
+            None => {
+                read = self.target_groups.tags(arn).await?;
+                &read
+            }
+        };
         if let Some(applied) = tags.get(VIEW_TAG).and_then(|v| v.parse::<u64>().ok())
             && applied > view_ms
         {
@@ -644,14 +721,61 @@ impl<T: TargetGroups, R: RdsDirectory, D: DnsLookup> SyncEngine<T, R, D> {
         }
         let mut stamp = vec![(VIEW_TAG, view_ms.to_string())];
         stamp.extend(memory.map(|value| (DNS_MEMORY_TAG, value)));
+        stamp.extend(withdraw_digest(tags));
         self.target_groups.add_tags(arn, &stamp).await?;
         Ok(None)
+    }
+
+    /// Looks up in bulk, once, the RDS resources the sources of `groups`
+    /// follow (those the policy admits: a refused source is not looked up).
+    pub(crate) async fn prefetch<'g>(
+        &self,
+        resolver: &SourceResolver<'_, R, D>,
+        groups: impl Iterator<Item = &'g TargetGroupInfo>,
+    ) {
+        let sources: Vec<Source> = groups
+            .filter_map(|info| info.spec().ok().flatten().filter(|spec| self.admit(info, &spec.sources).is_ok()))
+            .flat_map(|spec| spec.sources)
+            .collect();
+        resolver.prefetch(&sources).await;
+    }
+
+    /// The ELB port, for the engine's own modules (`settled.rs`).
+    pub(crate) fn target_groups_port(&self) -> &T {
+        &self.target_groups
     }
 
     /// The group's tags read now (under the lease, for the memory of `dns:` names).
     pub(crate) async fn current_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ElbError> {
         self.target_groups.tags(arn).await
     }
+}
+
+/// Resolves a group's sources with `resolver` (each `dns:` name asked as the
+/// group's `memory` says): the answers, and the view they are (when the
+/// oldest lookup behind them was sent), capped at `view_cap_ms`.
+pub(crate) async fn resolve_group<R: RdsDirectory, D: DnsLookup>(
+    info: &TargetGroupInfo,
+    group: &ManagedGroup,
+    resolver: &SourceResolver<'_, R, D>,
+    view_cap_ms: u64,
+    memory: &DnsMemory,
+) -> (Vec<SourceAnswer>, u64) {
+    let plans: Vec<QueryPlan> = group
+        .spec
+        .sources
+        .iter()
+        .map(|source| match source {
+            Source::Dns { hostname } => QueryPlan::for_name(memory.name(hostname)),
+            _ => QueryPlan::Fixed,
+        })
+        .collect();
+    let observed: Vec<(SourceAnswer, u64)> = futures::future::join_all(
+        group.spec.sources.iter().zip(&plans).map(|(s, plan)| resolver.resolve_observed(s, info.families, plan)),
+    )
+    .await;
+    let view_ms = observed.iter().map(|(_, at)| *at).min().unwrap_or(view_cap_ms).min(view_cap_ms);
+    (observed.into_iter().map(|(answer, _)| answer).collect(), view_ms)
 }
 
 /// One group's plan, the view it rests on, and what it was made from.

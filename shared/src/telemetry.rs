@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::failover::BatchOutcome;
-use crate::report::{Trigger, decision_line, record_line};
+use crate::report::{Trigger, decision_line, record_line, run_line};
 use crate::sync::RunOutcome;
 
 /// Starts JSON logging to stdout. The level comes from `RUST_LOG`, else
@@ -39,12 +39,13 @@ pub fn init_terminal_logging() {
         .try_init();
 }
 
-/// One decision line per target group of the run, plus an error line when the
-/// run could not list target groups.
+/// One decision line per target group of the run, the run's summary line (its
+/// API calls), plus an error line when the run could not list target groups.
 pub fn emit_run(run: &RunOutcome, trigger: Trigger) {
     for group in &run.groups {
         emit_line(&decision_line(group, trigger, run.dry_run));
     }
+    emit_line(&run_line(run, trigger));
     if let Some(error) = &run.error {
         tracing::error!(trigger = trigger.as_str(), error = %error, "sync run failed before any target group");
     }

@@ -435,7 +435,7 @@ impl Aws {
     /// `neptune`, ...) with `instances` instances named `<id>-0`, `<id>-1`,
     /// ...; moto makes `<id>-0` the writer.
     pub async fn create_cluster(&self, id: &str, engine: &str, instances: usize) -> AuroraCluster {
-        let out = self
+        let created = self
             .rds
             .create_db_cluster()
             .db_cluster_identifier(id)
@@ -443,9 +443,18 @@ impl Aws {
             .master_username("admin1")
             .master_user_password("not-a-secret-1")
             .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateDBCluster {id} ({engine}): {e:?}"));
-        let cluster = out.db_cluster().expect("DBCluster");
+            .await;
+        let cluster = match created {
+            Ok(out) => out.db_cluster().expect("DBCluster").clone(),
+            // On a loaded machine the SDK may retry a create that moto had
+            // already made (its retry then fails on the automated snapshot's
+            // name): the cluster is there, so use it.
+            Err(e) => {
+                let found = self.rds.describe_db_clusters().db_cluster_identifier(id).send().await;
+                let found = found.unwrap_or_else(|_| panic!("CreateDBCluster {id} ({engine}): {e:?}"));
+                found.db_clusters().first().cloned().unwrap_or_else(|| panic!("CreateDBCluster {id}: {e:?}"))
+            }
+        };
         let endpoint = cluster.endpoint().unwrap_or_default().to_owned();
         let reader_endpoint = cluster.reader_endpoint().unwrap_or_default().to_owned();
         let mut names = Vec::new();
@@ -536,9 +545,17 @@ impl Aws {
             .engine(engine)
             .db_instance_class("db.r6g.large")
             .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateDBInstance {name} in {cluster_id}: {e:?}"));
-        created_address(&out, name)
+            .await;
+        match out {
+            Ok(out) => created_address(&out, name),
+            // As for the cluster: a retried create that moto had already made.
+            Err(e) => {
+                let found = self.rds.describe_db_instances().db_instance_identifier(name).send().await;
+                let found = found.unwrap_or_else(|_| panic!("CreateDBInstance {name} in {cluster_id}: {e:?}"));
+                let address = found.db_instances().first().and_then(|i| i.endpoint()).and_then(|e| e.address());
+                address.unwrap_or_else(|| panic!("CreateDBInstance {name}: {e:?}")).to_owned()
+            }
+        }
     }
 
     /// Deletes a DB instance (a cluster member leaves the cluster).

@@ -9,9 +9,11 @@
 //!   does and moto does not: target health (`initial`, `healthy`,
 //!   `unhealthy`), `draining` for the deregistration delay, one address on
 //!   several ports, the outside-the-VPC check, and RDS Proxy custom
-//!   endpoints. [`HealthChecks`] sets its knobs (how long new targets stay
-//!   `initial`, which addresses are unreachable), [`AccessRules`] the actions
-//!   it answers with AccessDenied; [`Moto::group_calls`] lists the calls
+//!   endpoints, ELB's `Describe*` token bucket and AWS's page limits.
+//!   [`HealthChecks`] sets its knobs (how long new targets stay `initial`,
+//!   which addresses are unreachable), [`AccessRules`] the actions it answers
+//!   with AccessDenied; [`ApiBudget`] switches the bucket and reads how many
+//!   calls each API action received; [`Moto::group_calls`] lists the calls
 //!   that named each target group. [`Aws`] holds SDK clients
 //!   pointed at it plus fixture helpers: VPCs and subnets (through the EC2
 //!   query API, without `aws-sdk-ec2`), NLBs, `ip` target groups, Aurora
@@ -77,6 +79,7 @@
 mod access;
 mod addresses;
 mod answers;
+mod api_budget;
 mod aws;
 mod cfn;
 mod cli;
@@ -84,6 +87,7 @@ mod deadline_proxy;
 mod dns;
 mod doctor;
 mod eventbridge;
+mod fleet;
 mod http;
 mod journal;
 mod lambda;
@@ -98,6 +102,7 @@ mod workspace;
 pub use access::AccessRules;
 pub use addresses::{ipv4, sorted_targets, target};
 pub use answers::{event_decisions, group_report, group_reports, only_group_report, sorted_strings, strings};
+pub use api_budget::{ApiBudget, ApiCalls, CallCounts, ELB_DESCRIBE_CAPACITY, ELB_DESCRIBE_REFILL_PER_SECOND};
 pub use aws::{
     ABSENT_TAG, AuroraCluster, Aws, IpFamily, Network, PORT_TAG, SOURCES_TAG, TargetGroup, TargetState, VIEW_TAG,
     scheduled_event, tag_value,
@@ -107,6 +112,7 @@ pub use cli::{CLI_BINARY, CliRun, OperatorCli};
 pub use dns::DnsServer;
 pub use doctor::{DoctorCheck, doctor_checks, full_producer_resources};
 pub use eventbridge::{RdsEventBridgeEvent, other_eventbridge_event};
+pub use fleet::{Fleet, GROUPS_PER_CLUSTER, INSTANCES_PER_CLUSTER, fleet_address, steady_elb_calls_bound};
 pub use journal::{CALLS_THAT_TOUCH_A_GROUP, GroupCall};
 pub use lambda::LambdaEmulatorBuilder;
 pub use lambda::{Invocation, LambdaEmulator, succeeded};

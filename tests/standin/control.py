@@ -16,6 +16,14 @@ the access rules.
     GET  /elb-standin/calls
          -> {"calls": [{"action": "RegisterTargets", "targetGroups": ["arn:..."]}]}
          every call that named a target group, in order (`journal.py`)
+    GET  /elb-standin/api-calls
+         -> {"describeBucket": null, "calls": {"elasticloadbalancing":
+             {"DescribeTags": 3}}, "throttled": {}}   (`api_budget.py`)
+    POST /elb-standin/api-calls  {"clear": true}
+         starts the counts again from zero
+    POST /elb-standin/describe-bucket  {"enabled": true, "capacity": 40, "refillPerSecond": 10}
+         ELB's shared `Describe*` token bucket on (full) or off; capacity and
+         refill default to ELB's 40 and 10
 
 Each POST answers the settings as they are afterwards. A malformed request gets
 HTTP 400 with {"error": "..."} saying what is wrong. `POST /moto-api/reset`
@@ -26,6 +34,7 @@ import ipaddress
 import json
 
 import access
+import api_budget
 import journal
 import slow_calls
 import target_health
@@ -88,6 +97,29 @@ def _change_slow(document):
     slow_calls.set_slow(action, float(seconds), times)
 
 
+def _change_api_calls(document):
+    unknown = set(document) - {"clear"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}; known: clear")
+    if document.get("clear") is not True:
+        raise ValueError(f"clear must be true, got {document.get('clear')!r}")
+    api_budget.BUDGET.clear_counts()
+
+
+def _change_describe_bucket(document):
+    unknown = set(document) - {"enabled", "capacity", "refillPerSecond"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}; known: enabled, capacity, refillPerSecond")
+    enabled = document.get("enabled")
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be true or false, got {enabled!r}")
+    capacity, refill = document.get("capacity", 40), document.get("refillPerSecond", 10)
+    for name, value in (("capacity", capacity), ("refillPerSecond", refill)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 10000:
+            raise ValueError(f"{name} must be a number above 0 and at most 10000, got {value!r}")
+    api_budget.BUDGET.set_bucket(enabled, capacity, refill)
+
+
 ROUTES = {
     ("GET", "calls"): None,
     ("GET", "settings"): None,
@@ -95,6 +127,9 @@ ROUTES = {
     ("POST", "reachability"): _change_reachability,
     ("POST", "access"): access.change_rules,
     ("POST", "slow"): _change_slow,
+    ("GET", "api-calls"): None,
+    ("POST", "api-calls"): _change_api_calls,
+    ("POST", "describe-bucket"): _change_describe_bucket,
 }
 
 
@@ -116,6 +151,8 @@ def _control(environ, start_response):
             return _answer(start_response, "400 Bad Request", {"error": str(error)})
     if name == "slow":
         return _answer(start_response, "200 OK", {"slow": slow_calls.snapshot()})
+    if name in ("api-calls", "describe-bucket"):
+        return _answer(start_response, "200 OK", api_budget.BUDGET.snapshot())
     if name == "calls":
         return _answer(start_response, "200 OK", {"calls": journal.snapshot()})
     return _answer(start_response, "200 OK", _snapshot())
@@ -134,6 +171,11 @@ def with_control_endpoint(moto_app):
             slow_calls.reset()
             journal.reset()
             access.RULES.reset()
+            api_budget.BUDGET.reset()
+        # A throttled call does nothing: it is neither delayed, journaled nor checked.
+        refused = api_budget.refusal(environ, start_response)
+        if refused is not None:
+            return refused
         slow_calls.delay_if_slow(environ)
         journal.record(environ)
         refused = access.refusal(environ)

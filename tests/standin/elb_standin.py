@@ -13,7 +13,8 @@ in moto is in `target_health.py`, `elb_attributes.py`, `proxy_endpoints.py`,
 `blue_green.py` (a cluster switchover renames the member instances as RDS does),
 `endpoint_connections.py`, `multi_az_clusters.py`, `document_db.py`,
 `global_clusters.py` and `cluster_endpoints.py` (the RDS shapes of the table in
-README.md); the knobs tests
+README.md), and `api_budget.py` (ELB's `Describe*` token bucket, AWS's page
+limits, call counts); the knobs tests
 turn (how long a new target stays `initial`, which addresses fail health
 checks, which actions `access.py` refuses with AccessDenied) are set through
 the control endpoint in `control.py`, under `/elb-standin/`.
@@ -27,6 +28,7 @@ import sys
 
 from werkzeug.serving import run_simple
 
+import api_budget
 import blue_green
 import cluster_endpoints
 import control
@@ -57,6 +59,7 @@ def main(argv):
     endpoint_connections.install()
     proxy_endpoints.install()
     blue_green.install()
+    api_budget.install()
     multi_az_clusters.install()
     document_db.install()
     global_clusters.install()

@@ -29,7 +29,8 @@ SOURCES_TAG = "nlb-target-sync:sources"
 PORT_TAG = "nlb-target-sync:port"
 VIEW_TAG = "nlb-target-sync:applied-view"
 ABSENT_TAG = "nlb-target-sync:absent"
-SYNC_TAGS = {SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG}
+SETTLED_TAG = "nlb-target-sync:settled"
+SYNC_TAGS = {SOURCES_TAG, PORT_TAG, VIEW_TAG, ABSENT_TAG, SETTLED_TAG}
 
 # The function each binary is, and what it may do to target groups.
 SCHEDULE, FAILOVER, DEPLOY = "SyncOnScheduleFunction", "SyncOnFailoverFunction", "SyncOnDeployFunction"
@@ -383,7 +384,7 @@ def test_sync_functions_may_write_only_the_applied_view_tag_of_managed_groups(na
     assert actions(statement) == ["elasticloadbalancing:AddTags"]
     condition = statement["Condition"]
     assert condition["Null"] == {f"aws:ResourceTag/{SOURCES_TAG}": "false", "aws:TagKeys": "false"}
-    assert condition["ForAllValues:StringEquals"] == {"aws:TagKeys": [VIEW_TAG, ABSENT_TAG]}
+    assert condition["ForAllValues:StringEquals"] == {"aws:TagKeys": [VIEW_TAG, ABSENT_TAG, SETTLED_TAG]}
     assert not _statements_with(name, "elasticloadbalancing:RemoveTags")
 
 

@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_sdk_elasticloadbalancingv2 as elb;
 use elb::error::{ProvideErrorMetadata, SdkError};
 use elb::types::TargetDescription;
 
+use super::metering::CountCalls;
+use super::pacing::{DescribePacer, DescribeRate};
 use super::sdk_failure::FailureReader;
 use crate::failure::RunsIn;
 use crate::permissions::{
@@ -17,17 +19,22 @@ use crate::permissions::{
 use crate::ports::{ElbError, TargetGroups};
 use crate::spec::SOURCES_TAG;
 use crate::target::{AddressFamilies, HealthDetail, Target, TargetGroupInfo, TargetGroupState, TargetHealth};
+use crate::usage::{ApiMeter, Service};
 
 /// DescribeTags takes at most 20 ARNs per call.
 const TAGS_PER_CALL: usize = 20;
 /// Targets per Register/DeregisterTargets call.
 const TARGETS_PER_CALL: usize = 100;
+/// DescribeTargetGroups answers at most 400 target groups a page.
+const TARGET_GROUPS_PER_PAGE: i32 = 400;
 /// The API's name in messages.
 const API: &str = "Elastic Load Balancing";
 
 /// The ELB API through the AWS SDK.
 pub struct ElbTargetGroups {
     client: elb::Client,
+    /// Every `Describe*` call waits here first (`pacing.rs`).
+    pacer: DescribePacer,
     /// Targets DescribeTargetHealth listed with AvailabilityZone `all`
     /// (addresses outside the target group's VPC), per target group: they must
     /// be deregistered with that zone too.
@@ -49,9 +56,14 @@ fn is_outside_vpc(error: &ElbError) -> bool {
 }
 
 impl ElbTargetGroups {
-    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn) -> Self {
+    /// A client whose requests are counted in `meter` and whose `Describe*`
+    /// calls go at most at `rate`.
+    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn, rate: DescribeRate, meter: Arc<ApiMeter>) -> Self {
+        let counted =
+            elb::config::Builder::from(config).interceptor(CountCalls::new(Service::Elb, meter.clone())).build();
         ElbTargetGroups {
-            client: elb::Client::new(config),
+            client: elb::Client::from_conf(counted),
+            pacer: DescribePacer::new(rate, meter),
             outside_vpc: Mutex::default(),
             failures: FailureReader::new(API, runs_in, config),
         }
@@ -59,7 +71,8 @@ impl ElbTargetGroups {
 
     #[cfg(test)]
     pub(crate) fn with_client(client: elb::Client) -> Self {
-        ElbTargetGroups { client, outside_vpc: Mutex::default(), failures: FailureReader::canned(API) }
+        let pacer = DescribePacer::new(DescribeRate::DEFAULT, Arc::default());
+        ElbTargetGroups { client, pacer, outside_vpc: Mutex::default(), failures: FailureReader::canned(API) }
     }
 
     /// The failed call `action` on `resource`.
@@ -83,6 +96,7 @@ impl ElbTargetGroups {
     async fn tags_of(&self, arns: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>, ElbError> {
         let mut out = BTreeMap::new();
         for chunk in arns.chunks(TAGS_PER_CALL) {
+            self.pacer.acquire().await;
             let resp = self
                 .client
                 .describe_tags()
@@ -143,10 +157,22 @@ impl ElbTargetGroups {
 impl TargetGroups for ElbTargetGroups {
     async fn list_managed(&self) -> Result<Vec<TargetGroupInfo>, ElbError> {
         let mut groups = Vec::new();
-        let mut pages = self.client.describe_target_groups().page_size(400).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error(DESCRIBE_TARGET_GROUPS, "the account's target groups", e))?;
+        let mut marker = None;
+        loop {
+            self.pacer.acquire().await;
+            let page = self
+                .client
+                .describe_target_groups()
+                .page_size(TARGET_GROUPS_PER_PAGE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| self.error(DESCRIBE_TARGET_GROUPS, "the account's target groups", e))?;
             groups.extend(page.target_groups().iter().cloned());
+            marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_string);
+            if marker.is_none() {
+                break;
+            }
         }
         let arns: Vec<String> = groups.iter().filter_map(|g| g.target_group_arn().map(str::to_string)).collect();
         let mut tags = self.tags_of(&arns).await?;
@@ -160,6 +186,7 @@ impl TargetGroups for ElbTargetGroups {
     }
 
     async fn describe(&self, arn: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.pacer.acquire().await;
         let resp = match self.client.describe_target_groups().target_group_arns(arn).send().await {
             Ok(resp) => resp,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
@@ -175,6 +202,7 @@ impl TargetGroups for ElbTargetGroups {
     }
 
     async fn describe_by_name(&self, name: &str) -> Result<Option<TargetGroupInfo>, ElbError> {
+        self.pacer.acquire().await;
         let resp = match self.client.describe_target_groups().names(name).send().await {
             Ok(resp) => resp,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => {
@@ -191,6 +219,7 @@ impl TargetGroups for ElbTargetGroups {
     }
 
     async fn state(&self, arn: &str) -> Result<TargetGroupState, ElbError> {
+        self.pacer.acquire().await;
         let resp = self
             .client
             .describe_target_health()

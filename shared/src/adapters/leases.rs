@@ -12,10 +12,14 @@ use aws_sdk_dynamodb as dynamodb;
 use dynamodb::error::SdkError;
 use dynamodb::types::AttributeValue;
 
+use std::sync::Arc;
+
+use super::metering::CountCalls;
 use super::sdk_failure::FailureReader;
 use crate::failure::RunsIn;
 use crate::permissions::{DELETE_ITEM, GET_ITEM, IamAction, PUT_ITEM};
 use crate::ports::{LeaseError, LeaseFuture, LeaseStore};
+use crate::usage::{ApiMeter, Service};
 
 /// The leases in a DynamoDB table, through the AWS SDK.
 pub struct DynamoDbLeases {
@@ -25,9 +29,12 @@ pub struct DynamoDbLeases {
 }
 
 impl DynamoDbLeases {
-    pub fn new(config: &aws_config::SdkConfig, table: &str, runs_in: RunsIn) -> Self {
+    /// A client whose requests are counted in `meter`.
+    pub fn new(config: &aws_config::SdkConfig, table: &str, runs_in: RunsIn, meter: Arc<ApiMeter>) -> Self {
+        let counted =
+            dynamodb::config::Builder::from(config).interceptor(CountCalls::new(Service::DynamoDb, meter)).build();
         DynamoDbLeases {
-            client: dynamodb::Client::new(config),
+            client: dynamodb::Client::from_conf(counted),
             table: table.to_string(),
             failures: FailureReader::new("DynamoDB", runs_in, config),
         }
@@ -134,5 +141,9 @@ impl LeaseStore for NoLeases {
 
     fn is_held<'a>(&'a self, _key: &'a str, _now_ms: u64) -> LeaseFuture<'a, bool> {
         Box::pin(async { Ok(false) })
+    }
+
+    fn orders_runs(&self) -> bool {
+        false
     }
 }

@@ -3,6 +3,10 @@
 use aws_sdk_rds as rds;
 use rds::error::{ProvideErrorMetadata, SdkError};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::metering::CountCalls;
 use super::sdk_failure::FailureReader;
 use crate::failure::RunsIn;
 use crate::permissions::{
@@ -13,6 +17,7 @@ use crate::ports::{
     BlueGreenDeployment, ClusterMember, CustomEndpoint, CustomEndpointKind, Endpoint, GlobalRole, RdsDirectory,
     RdsError, SwitchoverMember, proxy_endpoint_id,
 };
+use crate::usage::{ApiMeter, Service};
 
 /// The RDS API through the AWS SDK.
 pub struct RdsApi {
@@ -21,8 +26,10 @@ pub struct RdsApi {
 }
 
 impl RdsApi {
-    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn) -> Self {
-        RdsApi { client: rds::Client::new(config), failures: FailureReader::new("RDS", runs_in, config) }
+    /// A client whose requests are counted in `meter`.
+    pub fn new(config: &aws_config::SdkConfig, runs_in: RunsIn, meter: Arc<ApiMeter>) -> Self {
+        let counted = rds::config::Builder::from(config).interceptor(CountCalls::new(Service::Rds, meter)).build();
+        RdsApi { client: rds::Client::from_conf(counted), failures: FailureReader::new("RDS", runs_in, config) }
     }
 
     #[cfg(test)]
@@ -70,20 +77,111 @@ fn status_text(status: Option<&str>) -> String {
     status.unwrap_or("unknown").to_string()
 }
 
+/// RDS's Describe calls answer at most 100 records a page.
+const RECORDS_PER_PAGE: i32 = 100;
+/// Filter values per bulk call: one page's worth of resources.
+const IDS_PER_CALL: usize = 100;
+
+fn members_of(cluster: &rds::types::DbCluster) -> Vec<ClusterMember> {
+    cluster
+        .db_cluster_members()
+        .iter()
+        .filter_map(|m| {
+            Some(ClusterMember {
+                instance_id: m.db_instance_identifier()?.to_string(),
+                is_writer: m.is_cluster_writer().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+fn endpoint_of(instance: &rds::types::DbInstance) -> Endpoint {
+    Endpoint {
+        address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
+        status: status_text(instance.db_instance_status()),
+        cluster: instance.db_cluster_identifier().map(str::to_string),
+    }
+}
+
+fn filter(name: &str, values: &[String]) -> rds::types::Filter {
+    rds::types::Filter::builder().name(name).set_values(Some(values.to_vec())).build()
+}
+
+impl RdsApi {
+    /// Every DB instance a filter selects, a page at a time.
+    async fn instances_where(&self, filter: rds::types::Filter) -> Result<Vec<rds::types::DbInstance>, RdsError> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = self
+                .client
+                .describe_db_instances()
+                .filters(filter.clone())
+                .max_records(RECORDS_PER_PAGE)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| self.error(DESCRIBE_DB_INSTANCES, "instances in bulk", e, |_| None))?;
+            found.extend(page.db_instances().iter().cloned());
+            marker = page.marker().filter(|m| !m.is_empty()).map(str::to_string);
+            if marker.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
 impl RdsDirectory for RdsApi {
     async fn cluster_members(&self, cluster_id: &str) -> Result<Vec<ClusterMember>, RdsError> {
-        Ok(self
-            .cluster(cluster_id)
-            .await?
-            .db_cluster_members()
-            .iter()
-            .filter_map(|m| {
-                Some(ClusterMember {
-                    instance_id: m.db_instance_identifier()?.to_string(),
-                    is_writer: m.is_cluster_writer().unwrap_or(false),
-                })
-            })
-            .collect())
+        Ok(members_of(&self.cluster(cluster_id).await?))
+    }
+
+    async fn clusters_in_bulk(&self, cluster_ids: &[String]) -> Result<HashMap<String, Vec<ClusterMember>>, RdsError> {
+        let mut found = HashMap::new();
+        for chunk in cluster_ids.chunks(IDS_PER_CALL) {
+            let mut marker = None;
+            loop {
+                let page = self
+                    .client
+                    .describe_db_clusters()
+                    .filters(filter("db-cluster-id", chunk))
+                    .max_records(RECORDS_PER_PAGE)
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(DESCRIBE_DB_CLUSTERS, "clusters in bulk", e, |_| None))?;
+                for cluster in page.db_clusters() {
+                    if let Some(id) = cluster.db_cluster_identifier() {
+                        found.insert(id.to_string(), members_of(cluster));
+                    }
+                }
+                marker = page.marker().filter(|m| !m.is_empty()).map(str::to_string);
+                if marker.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn instances_in_bulk(
+        &self,
+        cluster_ids: &[String],
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, Endpoint>, RdsError> {
+        let mut found = HashMap::new();
+        let selections = cluster_ids
+            .chunks(IDS_PER_CALL)
+            .map(|chunk| filter("db-cluster-id", chunk))
+            .chain(instance_ids.chunks(IDS_PER_CALL).map(|chunk| filter("db-instance-id", chunk)));
+        for selection in selections {
+            for instance in self.instances_where(selection).await? {
+                if let Some(id) = instance.db_instance_identifier() {
+                    found.insert(id.to_string(), endpoint_of(&instance));
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn instance_endpoint(&self, instance_id: &str) -> Result<Endpoint, RdsError> {
@@ -97,11 +195,7 @@ impl RdsDirectory for RdsApi {
             .db_instances()
             .first()
             .ok_or_else(|| RdsError::NotFound { kind: "DB instance", id: instance_id.into() })?;
-        Ok(Endpoint {
-            address: instance.endpoint().and_then(|e| e.address()).map(str::to_string),
-            status: status_text(instance.db_instance_status()),
-            cluster: instance.db_cluster_identifier().map(str::to_string),
-        })
+        Ok(endpoint_of(instance))
     }
 
     async fn proxy_endpoint(&self, proxy: &str, endpoint: Option<&str>) -> Result<Endpoint, RdsError> {

@@ -57,6 +57,11 @@ fn canned() -> Canned {
     canned
 }
 
+/// `n` resource ids starting with `prefix`.
+fn ids(n: usize, prefix: &str) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
 /// Calls the port method `call` stands for once (twice for the proxy: its
 /// default and a custom endpoint).
 async fn call_once(call: PortCall, elb: &ElbTargetGroups, rds: &RdsApi, leases: &DynamoDbLeases) {
@@ -76,6 +81,10 @@ async fn call_once(call: PortCall, elb: &ElbTargetGroups, rds: &RdsApi, leases: 
         PortCall::ProxyEndpoint => {
             rds.proxy_endpoint("px", None).await.map_err(|e| e.to_string()).unwrap();
             rds.proxy_endpoint("px", Some("ro")).await.map(drop).map_err(|e| e.to_string())
+        }
+        PortCall::ClustersInBulk => rds.clusters_in_bulk(&ids(4, "c")).await.map(drop).map_err(|e| e.to_string()),
+        PortCall::InstancesInBulk => {
+            rds.instances_in_bulk(&ids(4, "c"), &ids(4, "i")).await.map(drop).map_err(|e| e.to_string())
         }
         PortCall::BlueGreenDeployment => rds.blue_green_deployment("bgd-1").await.map(drop).map_err(|e| e.to_string()),
         PortCall::GlobalRole => rds.global_role("prod").await.map(drop).map_err(|e| e.to_string()),
