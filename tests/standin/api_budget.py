@@ -16,12 +16,13 @@ count of the calls each API action received.
   InvalidParameterValue, as AWS answers.
 """
 
-import io
 import re
 import threading
 import time
 import uuid
 from urllib.parse import parse_qs
+
+import request_body
 
 TARGET_GROUPS_PAGE_MAX = 400
 TAGS_ARNS_MAX = 20
@@ -153,12 +154,7 @@ def read_action(environ):
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    body = request_body.peek(environ)
     params = parse_qs(body.decode("utf-8", "replace"))
     actions = params.get("Action")
     if not actions:

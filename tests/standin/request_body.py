@@ -1,5 +1,6 @@
 """The request body of a WSGI request, read once by the stand-in's own
-layers (access rules, slow calls, the call journal) and put back for moto."""
+layers (the API budget, access rules, slow calls, the call journal) and put
+back for moto."""
 
 import io
 
