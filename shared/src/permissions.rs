@@ -181,6 +181,16 @@ const RESOLVE: [PortCall; 5] = [
     PortCall::GlobalRole,
     PortCall::CustomEndpoint,
 ];
+/// Changing a group's targets and stamps under its lease.
+const CHANGE_UNDER_LEASE: [PortCall; 7] = [
+    PortCall::Tags,
+    PortCall::Register,
+    PortCall::Deregister,
+    PortCall::AddTags,
+    PortCall::LeaseIsHeld,
+    PortCall::LeaseAcquire,
+    PortCall::LeaseRelease,
+];
 /// Resolving the `rds-*` sources of many groups: in bulk first.
 const RESOLVE_IN_BULK: [PortCall; 2] = [PortCall::ClustersInBulk, PortCall::InstancesInBulk];
 
@@ -195,17 +205,7 @@ impl Operation {
         match self {
             Operation::Status | Operation::Plan => read.collect(),
             Operation::Explain => RESOLVE.into_iter().collect(),
-            Operation::Apply => read
-                .chain([
-                    PortCall::Tags,
-                    PortCall::Register,
-                    PortCall::Deregister,
-                    PortCall::AddTags,
-                    PortCall::LeaseIsHeld,
-                    PortCall::LeaseAcquire,
-                    PortCall::LeaseRelease,
-                ])
-                .collect(),
+            Operation::Apply => read.chain(CHANGE_UNDER_LEASE).collect(),
             Operation::Tag => FIND_ONE.into_iter().chain([PortCall::AddTags, PortCall::RemoveTags]).collect(),
             Operation::Untag => FIND_ONE.into_iter().chain([PortCall::RemoveTags]).collect(),
         }
@@ -432,18 +432,8 @@ mod tests {
         let template = std::fs::read_to_string(path).expect("template.yaml");
         let roles: Vec<&str> = template.split("Policies:").skip(1).collect();
         assert_eq!(roles.len(), 3, "one role a function");
-        let mut every_run = vec![
-            PortCall::ListManaged,
-            PortCall::Describe,
-            PortCall::State,
-            PortCall::Tags,
-            PortCall::Register,
-            PortCall::Deregister,
-            PortCall::AddTags,
-            PortCall::LeaseIsHeld,
-            PortCall::LeaseAcquire,
-            PortCall::LeaseRelease,
-        ];
+        let mut every_run = vec![PortCall::ListManaged, PortCall::Describe, PortCall::State];
+        every_run.extend(CHANGE_UNDER_LEASE);
         every_run.extend(RESOLVE);
         let needed = actions_of_calls(&every_run);
         for (i, role) in roles.iter().enumerate() {
